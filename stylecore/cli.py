@@ -1,0 +1,168 @@
+"""Command line: ``stylecore CONTENT STYLE [STYLE ...] -o OUT.png``.
+
+Options are generated from :class:`stylecore.StyleConfig`, so every default is
+defined once, there. Expected errors become one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import MISSING, Field, asdict
+from pathlib import Path
+from typing import Any, Literal, NoReturn, get_args, get_origin, get_type_hints
+
+from tqdm import tqdm
+
+from .config import PRESETS, StyleConfig, config_fields
+from .errors import StylecoreError
+from .extractor import VGG19_LAYERS, build_vgg19_trunk, vgg19_extractor
+from .imageio import load_image, save_image
+from .stylize import Progress, StyleResult, resolve_device, stylize
+from .weights import load_weights_into, resolve_weights, save_features_safetensors
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(",") if part.strip())
+
+
+def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None:
+    default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+    help = f.metadata["help"] if f.default in (None, MISSING) else f"{f.metadata['help']} (default: {default})"
+    kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help}
+    if f.name.endswith("_layers"):
+        kwargs.update(type=_layers, metavar="L1,L2")
+    elif get_origin(hint) is Literal:
+        kwargs["choices"] = get_args(hint)
+    elif hint in (int, float):
+        kwargs["type"] = hint
+    group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="stylecore",
+        description="Neural style transfer (Gatys et al.) on VGG19.",
+        epilog=f"Layers: {', '.join(VGG19_LAYERS)}. Ctrl-C stops early and still saves the image.",
+    )
+    parser.add_argument("content", type=Path, help="content image (any format Pillow reads)")
+    parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s); Grams are averaged")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .png; snapshots go next to it")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="seed", help="starting settings (default: seed)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("run settings (override the preset)")
+    hints = get_type_hints(StyleConfig)
+    for f in config_fields():
+        _add_field(group, f, hints[f.name])
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> StyleConfig:
+    """The preset, with every option the user gave on top."""
+    given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
+    return PRESETS[args.preset].with_overrides(**given)
+
+
+def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
+    """``out.png`` -> ``out_0200.png``: sorts by iteration."""
+    width = max(4, len(str(iterations)))
+    return output.with_name(f"{output.stem}_{iteration:0{width}d}{output.suffix}")
+
+
+@contextmanager
+def _graceful_interrupt() -> Iterator[list[bool]]:
+    """First Ctrl-C asks the run to stop (and save); a second one aborts."""
+    flag = [False]
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        if flag[0]:
+            raise KeyboardInterrupt
+        flag[0] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace, config: StyleConfig) -> StyleResult:
+    device = resolve_device(config.device)
+    content = load_image(args.content, config.size)
+    styles = [load_image(path, config.size) for path in args.styles]
+    _check_output(args.output)
+    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    if not extractor.weights.trained:
+        _warn(f"using {extractor.weights.label}")
+    meta = {"stylecore:weights": extractor.weights.label, "stylecore:config": json.dumps(asdict(config))}
+    bar = tqdm(total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True, file=sys.stderr)
+
+    with _graceful_interrupt() as interrupted, bar:
+
+        def on_step(p: Progress) -> bool:
+            bar.update(1)
+            bar.set_postfix(content=f"{p.losses.content:.3g}", style=f"{p.losses.style:.3g}", tv=f"{p.losses.tv:.3g}")
+            if p.snapshot and config.save_every and p.iteration < p.iterations:
+                save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
+            return interrupted[0]
+
+        result = stylize(content, styles, config, on_step, extractor=extractor)
+    save_image(result.image, args.output, meta)
+    return result
+
+
+def _check_output(output: Path) -> None:
+    if output.suffix.lower() != ".png":
+        raise StylecoreError(f"{output}: output must end in .png")
+    if output.is_dir():
+        raise StylecoreError(f"{output}: is a directory; give a file name ending in .png")
+
+
+def _warn(message: str) -> None:
+    print(f"stylecore: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``stylecore``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        result = run(args, config)
+    except StylecoreError as exc:
+        print(f"stylecore: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stylecore: interrupted", file=sys.stderr)
+        return 130
+    h, w = result.image.shape[-2:]
+    print(f"wrote {args.output} ({w}x{h}, {len(result.history)} iterations, {result.elapsed:.1f}s)")
+    if result.stopped:
+        _warn(result.stopped)
+    return 1 if result.diverged else 0
+
+
+def convert_main(argv: list[str] | None = None) -> int:
+    """``stylecore-convert IN OUT.safetensors``: keep only VGG19 ``features``."""
+    parser = _Parser(prog="stylecore-convert", description=convert_main.__doc__)
+    parser.add_argument("source", help="torchvision VGG19 checkpoint (.pth) or 'imagenet'")
+    parser.add_argument("output", type=Path, help="features-only .safetensors file to write")
+    args = parser.parse_args(argv)
+    try:
+        trunk = build_vgg19_trunk(max(VGG19_LAYERS.values()))
+        load_weights_into(trunk, resolve_weights(args.source), progress=True)
+        save_features_safetensors(trunk, args.output)
+    except StylecoreError as exc:
+        print(f"stylecore-convert: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
+    return 0

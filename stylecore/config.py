@@ -1,0 +1,110 @@
+"""The one configuration for a stylisation run, shared by the CLI and the app.
+
+Field metadata carries the help text; the CLI builds its options from it, so
+defaults are written only here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, get_args, get_type_hints
+
+from .errors import ConfigError
+from .extractor import DEFAULT_LAYERS, layer_names
+
+Optimizer = Literal["adam", "lbfgs"]
+Init = Literal["content", "noise", "style"]
+Device = Literal["auto", "cpu", "cuda"]
+
+MIN_SIZE = 32  # four max-pools before conv5_1 need a few pixels left
+
+
+def _opt(help: str, default: Any, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Everything that decides a stylisation result (except the images)."""
+
+    size: int = _opt("long side of the output in pixels; aspect ratio is kept", 512)
+    iterations: int = _opt("optimisation steps (one VGG forward+backward each)", 1000)
+    optimizer: Optimizer = _opt("adam (robust) or lbfgs (fewer steps, Gatys et al.)", "adam")
+    lr: float = _opt("learning rate (adam: pixel step size in [0,1] units; lbfgs: step scale)", 0.02)
+    init: Init = _opt("start from the content image, noise, or the (resized) style image", "content")
+    content_weight: float = _opt("weight of the content term (relative feature error)", 1.0)
+    style_weight: float = _opt("weight of the style term (relative Gram error)", 10.0)
+    tv_weight: float = _opt("weight of total variation (smoothness)", 1.0)
+    content_layers: tuple[str, ...] = _opt("VGG19 layers for content (names or indices)", DEFAULT_LAYERS)
+    style_layers: tuple[str, ...] = _opt("VGG19 layers for style (names or indices)", DEFAULT_LAYERS)
+    save_every: int = _opt("report a snapshot every N iterations (0: final only)", 200)
+    seed: int = _opt("random seed for noise init", 0)
+    device: Device = _opt("auto picks CUDA when available", "auto")
+    weights: str | None = _opt(
+        "imagenet, random[:SEED] or a checkpoint file (default: $STYLECORE_WEIGHTS, then imagenet)", None
+    )
+
+    def __post_init__(self) -> None:
+        # Accept indices or mixed case, store canonical paper names.
+        object.__setattr__(self, "content_layers", layer_names(self.content_layers))
+        object.__setattr__(self, "style_layers", layer_names(self.style_layers))
+        _check_range("size", self.size, MIN_SIZE, 8192)
+        _check_range("iterations", self.iterations, 1, 1_000_000)
+        _check_range("save_every", self.save_every, 0, 1_000_000)
+        for name in ("lr", "content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                raise ConfigError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
+        for name in ("optimizer", "init", "device"):
+            _check_choice(name, getattr(self, name))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """All layers the extractor must return (content first, no repeats)."""
+        return layer_names(self.content_layers + self.style_layers)
+
+    def with_overrides(self, **changes: Any) -> StyleConfig:
+        """A validated copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _check_choice(name: str, value: str) -> None:
+    choices = choices_of(name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def choices_of(name: str) -> tuple[str, ...]:
+    """The allowed values of a Literal-typed field."""
+    return get_args(get_type_hints(StyleConfig)[name])
+
+
+#: Named starting points; explicit options override them.
+PRESETS: dict[str, StyleConfig] = {
+    # The original design: Adam from the content image, the five conv taps
+    # (features 0, 5, 10, 19, 28) for both content and style, 1000 steps,
+    # a snapshot every 200.
+    "seed": StyleConfig(),
+    # Gatys et al. 2015/16: post-ReLU style taps, content at relu4_2, L-BFGS
+    # from white noise.
+    "gatys": StyleConfig(
+        iterations=500,
+        optimizer="lbfgs",
+        lr=1.0,
+        init="noise",
+        content_layers=("relu4_2",),
+        style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        save_every=100,
+    ),
+}
+
+
+def config_fields() -> tuple[Any, ...]:
+    """The dataclass fields, for building CLI options and UI controls."""
+    return fields(StyleConfig)

@@ -1,0 +1,59 @@
+"""Style-transfer losses as pure tensor functions.
+
+Normalisation (a departure from Gatys et al., who use raw sums): every term is
+a *relative* squared error, ``||x - t||^2 / ||t||^2``, and Gram matrices are
+divided by the number of positions. So a term does not grow with image size,
+layers with large activations do not drown out the others, and the same
+weights work for 128 px and 1024 px, for ImageNet and random weights alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+_EPS = 1e-8
+
+
+def gram_matrix(features: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, C, C) channel correlations, averaged over positions."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+
+
+def relative_error(x: Tensor, target: Tensor) -> Tensor:
+    """``||x - target||^2 / ||target||^2`` as a scalar; 0 when ``x == target``."""
+    return (x - target).pow(2).sum() / (target.pow(2).sum() + _EPS)
+
+
+def content_loss(features: Tensor, target: Tensor) -> Tensor:
+    """Relative squared error between generated and content features."""
+    return relative_error(features, target)
+
+
+def style_loss(
+    grams: Mapping[str, Tensor],
+    targets: Mapping[str, Tensor],
+    weights: Mapping[str, float] | None = None,
+) -> Tensor:
+    """Weighted sum over layers of the relative Gram error.
+
+    Args:
+        grams: layer -> Gram of the generated image, (B, C, C).
+        targets: layer -> target Gram, broadcastable to ``grams[layer]``.
+        weights: layer -> weight; default equal weights summing to 1.
+    """
+    if weights is None:
+        weights = {name: 1.0 / len(targets) for name in targets}
+    terms = [w * relative_error(grams[name], targets[name]) for name, w in weights.items()]
+    return torch.stack(terms).sum()
+
+
+def tv_loss(image: Tensor) -> Tensor:
+    """Mean squared difference between neighbouring pixels; 0 for a flat image."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
