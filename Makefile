@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STYLIZE_ARGS ?= --size 256 --iterations 200 --save-every 50
 
-.PHONY: install test lint stylize demo clean
+.PHONY: install test lint stylize export demo clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ lint: install
 
 stylize: install
 	$(BIN)/stylecore examples/chelsea.jpg examples/strokes.png -o outputs/chelsea_strokes.png $(STYLIZE_ARGS)
+
+# Writes artifacts/vgg19_extractor.onnx + .json + profile.md; fails if any check fails.
+export: install
+	$(BIN)/python -m export $(EXPORT_ARGS)
 
 demo:
 	@echo "The Gradio demo is coming soon; try 'make stylize' meanwhile."

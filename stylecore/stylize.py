@@ -41,6 +41,8 @@ class Progress:
 
 #: Return True to stop early (a Stop button, a time budget).
 Callback = Callable[[Progress], "bool | None"]
+#: Anything called like the torch extractor: ``(image, layers) -> {layer: features}``.
+FeatureFn = Callable[[Tensor, Sequence[str]], dict[str, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.no_grad()  # not inference_mode: targets are saved by autograd in the loop
-def compute_targets(extractor: VGGExtractor, content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> Targets:
-    """Content features and the mean style Gram per layer."""
-    content_feats = extractor(content, config.content_layers)
+def compute_targets(extractor: FeatureFn, content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> Targets:
+    """Content features and the mean style Gram per layer, on ``content``'s device."""
+    device = content.device
+    content_feats = {n: f.to(device) for n, f in extractor(content, config.content_layers).items()}
     grams: dict[str, Tensor] = {}
     for style in styles:
         for name, feats in extractor(style, config.style_layers).items():
-            grams[name] = grams.get(name, 0) + gram_matrix(feats) / len(styles)
+            grams[name] = grams.get(name, 0) + gram_matrix(feats.to(device)) / len(styles)
     return Targets(content=content_feats, grams=grams)
 
 
@@ -112,6 +115,7 @@ def stylize(
     callback: Callback | None = None,
     *,
     extractor: VGGExtractor | None = None,
+    target_extractor: FeatureFn | None = None,
 ) -> StyleResult:
     """Optimise an image to have ``content``'s features and ``styles``' Grams.
 
@@ -122,6 +126,8 @@ def stylize(
         callback: called after every step with a :class:`Progress`; return True to stop.
         extractor: a preloaded extractor (the app loads one once); it must provide
             ``config.layers``. Default: build one from ``config.weights``.
+        target_extractor: computes the fixed targets instead of ``extractor``, e.g.
+            a :class:`stylecore.onnx_extractor.OnnxExtractor` with the same weights.
 
     Returns:
         A :class:`StyleResult`. A non-finite loss ends the run early with the last
@@ -136,7 +142,7 @@ def stylize(
     style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
     if not style_list:
         raise ConfigError("at least one style image is required")
-    targets = compute_targets(extractor, content, style_list, config)
+    targets = compute_targets(target_extractor or extractor, content, style_list, config)
     image = initial_image(content, style_list, config)
     return _optimise(image, extractor, targets, config, callback)
 

@@ -1,0 +1,150 @@
+"""The ONNX export (export/) and the ONNX Runtime extractor (stylecore.onnx_extractor)."""
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from torchvision.models import vgg19
+
+from export import checks
+from export.__main__ import main as export_main
+from export.model import sha256
+from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, StyleConfig, stylize, vgg19_extractor
+from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
+from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError
+
+QUICK = ["--sizes", "32", "--runs", "1", "--profile-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the real `python -m export` once with seeded random weights."""
+    out = tmp_path_factory.mktemp("artifacts")
+    assert export_main(["--weights", "random:0", "--out", str(out), *QUICK]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def torch_extractor():
+    return vgg19_extractor(weights="random:0")
+
+
+@pytest.fixture(scope="module")
+def onnx_extractor(exported: Path) -> OnnxExtractor:
+    return OnnxExtractor(exported / "vgg19_extractor.onnx")
+
+
+def test_writes_one_self_contained_model_with_named_dynamic_io(exported: Path) -> None:
+    assert sorted(p.name for p in exported.iterdir()) == [
+        "ort_profile.json", "profile.md", "vgg19_extractor.json", "vgg19_extractor.onnx",
+    ]  # fmt: skip
+    model = onnx.load(str(exported / "vgg19_extractor.onnx"))
+    assert [o.name for o in model.graph.output] == list(DEFAULT_LAYERS)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 18
+    assert 40e6 < (exported / "vgg19_extractor.onnx").stat().st_size < 70e6  # weights inside, not external
+    checks.check_model(exported / "vgg19_extractor.onnx")
+
+
+def test_metadata(exported: Path) -> None:
+    meta = json.loads((exported / "vgg19_extractor.json").read_text())
+    assert meta["layers"] == list(DEFAULT_LAYERS)
+    assert meta["input"]["color"] == "RGB in [0, 1]" and meta["input"]["layout"] == "NCHW"
+    assert meta["opset"] == 18 and meta["ir_version"] >= 9
+    assert meta["weights"] == {"kind": "random", "seed": 0, "label": meta["weights"]["label"]}
+    assert set(meta["versions"]) >= {"torch", "onnx", "onnxruntime"}
+    assert meta["sha256"] == sha256(exported / "vgg19_extractor.onnx")
+    assert meta["checks"]["max_relative_error"] <= checks.PARITY_TOLERANCE
+
+
+def test_profile_report(exported: Path) -> None:
+    text = (exported / "profile.md").read_text()
+    for heading in ("Parity with PyTorch", "Latency", "op type", "Session initialisation", "Graph optimisation"):
+        assert heading in text
+    assert "| Conv |" in text
+    assert any(event.get("cat") == "Node" for event in json.loads((exported / "ort_profile.json").read_text()))
+
+
+def test_parity_at_odd_sizes_and_batch_two(torch_extractor, onnx_extractor) -> None:
+    rows = checks.ort_parity(torch_extractor, onnx_extractor, [(1, 67, 101), (2, 33, 48)])
+    assert len(rows) == 2 * len(DEFAULT_LAYERS)
+    assert max(r.rel_error for r in rows) < checks.PARITY_TOLERANCE
+
+
+def test_reference_evaluator_agrees(exported: Path, torch_extractor) -> None:
+    rows = checks.reference_parity(exported / "vgg19_extractor.onnx", torch_extractor)
+    assert [r.layer for r in rows] == list(DEFAULT_LAYERS)
+    assert max(r.rel_error for r in rows) < checks.PARITY_TOLERANCE
+
+
+def test_parity_failure_is_loud() -> None:
+    bad = [checks.ParityRow("ort", "1x8x8", "conv1_1", 3e-3), checks.ParityRow("ort", "1x8x8", "conv2_1", float("nan"))]
+    with pytest.raises(checks.ExportCheckError, match="2 parity checks above"):
+        checks.assert_parity(bad)
+
+
+def test_export_command_fails_when_a_check_fails(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(checks, "relative_error", lambda ours, reference: 0.5)
+    assert export_main(["--weights", "random", "--out", str(tmp_path), *QUICK]) == 1
+    assert "parity checks above" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_providers_are_what_ort_really_uses(onnx_extractor) -> None:
+    assert onnx_extractor.providers == ["CPUExecutionProvider"]
+    assert checks.assert_providers(onnx_extractor) == ["CPUExecutionProvider"]
+
+
+def test_ort_extractor_equals_torch_extractor(torch_extractor, onnx_extractor) -> None:
+    image = torch.rand(2, 3, 40, 56)
+    with torch.no_grad():
+        expected = torch_extractor(image, ["conv2_1", "conv5_1"])
+    got = onnx_extractor(image, ["conv2_1", "conv5_1"])
+    assert list(got) == ["conv2_1", "conv5_1"]
+    for name in got:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-4)
+    numpy_in = onnx_extractor(image.numpy())["conv1_1"]
+    torch.testing.assert_close(numpy_in, torch_extractor(image)["conv1_1"], rtol=1e-4, atol=1e-4)
+
+
+def test_ort_targets_drive_stylize(torch_extractor, onnx_extractor) -> None:
+    content, style = torch.rand(1, 3, 48, 48), torch.rand(1, 3, 40, 64)
+    config = StyleConfig(size=48, iterations=3, device="cpu", save_every=0)
+    via_torch = stylize(content, style, config, extractor=torch_extractor)
+    via_ort = stylize(content, style, config, extractor=torch_extractor, target_extractor=onnx_extractor)
+    assert via_ort.history[0].style == pytest.approx(via_torch.history[0].style, rel=1e-4)
+    torch.testing.assert_close(via_ort.image, via_torch.image, rtol=0, atol=1e-3)
+
+
+def test_missing_model_says_run_make_export(tmp_path: Path) -> None:
+    with pytest.raises(OnnxModelError, match="run `make export`"):
+        OnnxExtractor(tmp_path / "absent.onnx").providers  # noqa: B018 - loads lazily
+
+
+def test_layer_mismatch_is_clear(exported: Path) -> None:
+    with pytest.raises(OnnxModelError, match="exported with layers"):
+        OnnxExtractor(exported / "vgg19_extractor.onnx", layers=["relu4_2"]).session  # noqa: B018
+
+
+@pytest.mark.slow
+def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monkeypatch) -> None:
+    torch.manual_seed(11)
+    model = vgg19(weights=None).eval()
+    checkpoint = tmp_path / "vgg19-test.pth"
+    torch.save(model.state_dict(), checkpoint)
+    monkeypatch.setenv("STYLECORE_WEIGHTS", str(checkpoint))
+    out = tmp_path / "art"
+    assert export_main(["--out", str(out), *QUICK]) == 0
+    meta = json.loads((out / "vgg19_extractor.json").read_text())
+    assert meta["weights"]["kind"] == "file" and meta["weights"]["sha256"] == sha256(checkpoint)
+
+    image = torch.rand(1, 3, 67, 101)
+    got = OnnxExtractor(out / "vgg19_extractor.onnx")(image)
+    normalised = (image - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    for name in DEFAULT_LAYERS:
+        with torch.no_grad():
+            expected = model.features[: VGG19_LAYERS[name] + 1](normalised.clone())  # ends on the conv: pre-ReLU
+        assert checks.relative_error(got[name], expected) < checks.PARITY_TOLERANCE, name
