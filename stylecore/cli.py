@@ -20,10 +20,10 @@ from typing import Any, Literal, NoReturn, get_args, get_origin, get_type_hints
 from tqdm import tqdm
 
 from .config import PRESETS, StyleConfig, config_fields
+from .engine import Progress, StyleResult, resolve_device, stylize
 from .errors import StylecoreError
 from .extractor import VGG19_LAYERS, build_vgg19_trunk, vgg19_extractor
 from .imageio import load_image, save_image
-from .stylize import Progress, StyleResult, resolve_device, stylize
 from .weights import load_weights_into, resolve_weights, save_features_safetensors
 
 

@@ -12,6 +12,7 @@ from export import checks
 from export.__main__ import main as export_main
 from export.model import sha256
 from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, StyleConfig, stylize, vgg19_extractor
+from stylecore.engine import compute_targets
 from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
 from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError
 
@@ -111,12 +112,17 @@ def test_ort_extractor_equals_torch_extractor(torch_extractor, onnx_extractor) -
 
 
 def test_ort_targets_drive_stylize(torch_extractor, onnx_extractor) -> None:
-    content, style = torch.rand(1, 3, 48, 48), torch.rand(1, 3, 40, 64)
+    generator = torch.Generator().manual_seed(0)
+    content, style = torch.rand(1, 3, 48, 48, generator=generator), torch.rand(1, 3, 40, 64, generator=generator)
     config = StyleConfig(size=48, iterations=3, device="cpu", save_every=0)
-    via_torch = stylize(content, style, config, extractor=torch_extractor)
-    via_ort = stylize(content, style, config, extractor=torch_extractor, target_extractor=onnx_extractor)
-    assert via_ort.history[0].style == pytest.approx(via_torch.history[0].style, rel=1e-4)
-    torch.testing.assert_close(via_ort.image, via_torch.image, rtol=0, atol=1e-3)
+    via_torch = compute_targets(torch_extractor, content, [style], config)
+    via_ort = compute_targets(onnx_extractor, content, [style], config)
+    for name, gram in via_torch.grams.items():
+        assert checks.relative_error(via_ort.grams[name], gram) < checks.PARITY_TOLERANCE
+    # Adam's first steps follow gradient signs, so compare losses, not pixels.
+    losses_torch = stylize(content, style, config, extractor=torch_extractor).history
+    losses_ort = stylize(content, style, config, extractor=torch_extractor, target_extractor=onnx_extractor).history
+    assert [h.total for h in losses_ort] == pytest.approx([h.total for h in losses_torch], rel=1e-3)
 
 
 def test_missing_model_says_run_make_export(tmp_path: Path) -> None:

@@ -51,3 +51,14 @@ def test_losses_are_differentiable() -> None:
     image = torch.rand(1, 3, 8, 8, requires_grad=True)
     (tv_loss(image) + content_loss(image * 2, torch.rand(1, 3, 8, 8))).backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_gram_gradient_matches_autograd_of_the_definition() -> None:
+    features = torch.randn(2, 5, 3, 4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(gram_matrix, (features,))
+    weights = torch.randn(2, 5, 5, dtype=torch.double)  # non-symmetric upstream gradient
+    (ours,) = torch.autograd.grad((gram_matrix(features) * weights).sum(), features)
+    flat = features.reshape(2, 5, 12)
+    reference = torch.bmm(flat, flat.transpose(1, 2)) / 12
+    (expected,) = torch.autograd.grad((reference * weights).sum(), features)
+    torch.testing.assert_close(ours, expected)

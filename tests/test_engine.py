@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from stylecore import PRESETS, ConfigError, StyleConfig, resolve_weights, stylize
+from stylecore.engine import compute_targets, resolve_device
 from stylecore.extractor import VGGExtractor
-from stylecore.stylize import compute_targets, resolve_device
 
 RANDOM = resolve_weights("random")
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}

@@ -156,67 +156,73 @@ def _as_batch(image: Tensor, what: str) -> Tensor:
     return image.detach().float()
 
 
-@dataclass
-class _Pixels:
-    """The optimised variable and how it maps to pixels in [0, 1]."""
+class Optimisation:
+    """The pixel optimisation of one run; :meth:`step` is one forward+backward+update.
 
-    param: Tensor
-    optimizer: torch.optim.Optimizer
-    sigmoid: bool  # lbfgs: pixels = sigmoid(param); adam: pixels = param, clamped
+    Adam works on the pixels and clamps them to [0, 1] after each step. Clamping
+    after an L-BFGS step corrupts its curvature pairs (the loss oscillated in our
+    runs), so L-BFGS works on logits instead: pixels = sigmoid(param).
+    """
 
-    @classmethod
-    def create(cls, image: Tensor, config: StyleConfig) -> _Pixels:
-        if config.optimizer == "adam":
-            param = image.detach().clone().requires_grad_(True)
-            return cls(param, torch.optim.Adam([param], lr=config.lr), sigmoid=False)
-        # Clamping after an L-BFGS step corrupts its curvature pairs (the loss
-        # oscillated in our runs), so L-BFGS works on logits instead. max_iter=1:
-        # one step() = one forward+backward, so iterations count alike.
-        param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
-        return cls(param, torch.optim.LBFGS([param], lr=config.lr, max_iter=1, history_size=50), sigmoid=True)
+    def __init__(self, image: Tensor, extractor: VGGExtractor, targets: Targets, config: StyleConfig) -> None:
+        self.extractor, self.targets, self.config = extractor, targets, config
+        self.sigmoid = config.optimizer == "lbfgs"
+        if self.sigmoid:
+            self.param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
+            # max_iter=1: one step() = one closure call = one forward+backward.
+            self.optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
+                [self.param], lr=config.lr, max_iter=1, history_size=50
+            )
+        else:
+            self.param = image.detach().clone().requires_grad_(True)
+            self.optimizer = torch.optim.Adam([self.param], lr=config.lr)
+        self._last: LossTerms | None = None
 
     def image(self) -> Tensor:
+        """Current pixels in [0, 1], (1, 3, H, W); part of the graph unless detached."""
         return torch.sigmoid(self.param) if self.sigmoid else self.param
 
-    def step(self, closure: Callable[[], Tensor]) -> None:
-        self.optimizer.step(closure)
+    def _closure(self) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        image = self.image()
+        terms = objective(self.extractor(image, self.config.layers), image, self.targets, self.config)
+        terms["total"].backward()
+        self._last = LossTerms(**{k: v.item() for k, v in terms.items()})
+        return terms["total"]
+
+    def step(self) -> LossTerms:
+        """Evaluate the loss at the current pixels, then update them; returns that loss."""
+        self.optimizer.step(self._closure)
         if not self.sigmoid:
             with torch.no_grad():
                 self.param.clamp_(0, 1)
+        assert self._last is not None
+        return self._last
 
 
 def _optimise(
     image: Tensor, extractor: VGGExtractor, targets: Targets, config: StyleConfig, callback: Callback | None
 ) -> StyleResult:
-    pixels = _Pixels.create(image, config)
+    run = Optimisation(image, extractor, targets, config)
     history: list[LossTerms] = []
     stopped, diverged = None, False
     last_finite = image.detach().clone()  # last pixels whose loss was finite
     start = time.perf_counter()
-
-    def closure() -> Tensor:
-        pixels.optimizer.zero_grad(set_to_none=True)
-        current = pixels.image()
-        terms = objective(extractor(current, config.layers), current, targets, config)
-        terms["total"].backward()
-        history.append(LossTerms(**{k: v.item() for k, v in terms.items()}))
-        return terms["total"]
-
     for step in range(1, config.iterations + 1):
-        before = pixels.image().detach().clone()
-        pixels.step(closure)  # evaluates the loss at `before`, then updates
+        before = run.image().detach().clone()
+        history.append(run.step())  # the loss of `before`
         if not math.isfinite(history[-1].total):
             stopped, diverged = f"loss became non-finite at iteration {step}; kept the last finite image", True
             break
         last_finite = before
         snapshot = step == config.iterations or (config.save_every > 0 and step % config.save_every == 0)
-        current = pixels.image().detach()
+        current = run.image().detach()
         progress = Progress(step, config.iterations, history[-1], current, time.perf_counter() - start, snapshot)
         if callback is not None and callback(progress):
             stopped = f"stopped at iteration {step} of {config.iterations}"
             break
     return StyleResult(
-        image=(last_finite if diverged else pixels.image()).detach().cpu().clone(),
+        image=(last_finite if diverged else run.image()).detach().cpu().clone(),
         history=history,
         elapsed=time.perf_counter() - start,
         stopped=stopped,
