@@ -17,7 +17,8 @@ Optimizer = Literal["adam", "lbfgs"]
 Init = Literal["content", "noise", "style"]
 Device = Literal["auto", "cpu", "cuda"]
 
-MIN_SIZE = 32  # four max-pools before conv5_1 need a few pixels left
+MIN_SIZE = 32
+DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # four max-pools before conv5_1 need a few pixels left
 
 
 def _opt(help: str, default: Any, **extra: Any) -> Any:
@@ -31,7 +32,7 @@ class StyleConfig:
     size: int = _opt("long side of the output in pixels; aspect ratio is kept", 512)
     iterations: int = _opt("optimisation steps (one VGG forward+backward each)", 1000)
     optimizer: Optimizer = _opt("adam (robust) or lbfgs (fewer steps, Gatys et al.)", "adam")
-    lr: float = _opt("learning rate (adam: pixel step size in [0,1] units; lbfgs: step scale)", 0.02)
+    lr: float | None = _opt("step size (default: 0.02 for adam, in [0,1] pixel units; 1.0 for lbfgs)", None)
     init: Init = _opt("start from the content image, noise, or the (resized) style image", "content")
     content_weight: float = _opt("weight of the content term (relative feature error)", 1.0)
     style_weight: float = _opt("weight of the style term (relative Gram error)", 10.0)
@@ -54,10 +55,17 @@ class StyleConfig:
         _check_range("save_every", self.save_every, 0, 1_000_000)
         for name in ("lr", "content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
+            if value is None and name == "lr":
+                continue
             if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
                 raise ConfigError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
         for name in ("optimizer", "init", "device"):
             _check_choice(name, getattr(self, name))
+
+    @property
+    def step_size(self) -> float:
+        """``lr``, or the chosen optimiser's default when it is None."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -96,7 +104,6 @@ PRESETS: dict[str, StyleConfig] = {
     "gatys": StyleConfig(
         iterations=500,
         optimizer="lbfgs",
-        lr=1.0,
         init="noise",
         content_layers=("relu4_2",),
         style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),

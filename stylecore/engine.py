@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -133,18 +133,84 @@ def stylize(
         A :class:`StyleResult`. A non-finite loss ends the run early with the last
         image whose loss was finite and ``stopped`` saying so.
     """
-    config = config or StyleConfig()
-    device = resolve_device(config.device)
-    if extractor is None:
-        extractor = vgg19_extractor(layers=config.layers, weights=config.weights)
-    extractor = extractor.to(device)
-    content = _as_batch(content, "content").to(device)
-    style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
-    if not style_list:
-        raise ConfigError("at least one style image is required")
-    targets = compute_targets(target_extractor or extractor, content, style_list, config)
-    image = initial_image(content, style_list, config)
-    return _optimise(image, extractor, targets, config, callback)
+    run = StyleRun(content, styles, config, extractor=extractor, target_extractor=target_extractor)
+    for progress in run:
+        if callback is not None and callback(progress):
+            run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
+            break
+    return run.result()
+
+
+class StyleRun:
+    """A stylisation in progress: iterate it to take steps, one :class:`Progress` each.
+
+    Front ends that stream (the app) drive it directly; :func:`stylize` wraps it
+    with a callback. Targets are computed once, here, before the first step.
+    """
+
+    def __init__(
+        self,
+        content: Tensor,
+        styles: Tensor | Sequence[Tensor],
+        config: StyleConfig | None = None,
+        *,
+        extractor: VGGExtractor | None = None,
+        target_extractor: FeatureFn | None = None,
+    ) -> None:
+        self.config = config = config or StyleConfig()
+        device = resolve_device(config.device)
+        if extractor is None:
+            extractor = vgg19_extractor(layers=config.layers, weights=config.weights)
+        self.extractor = extractor.to(device)
+        content = _as_batch(content, "content").to(device)
+        style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
+        if not style_list:
+            raise ConfigError("at least one style image is required")
+        targets = compute_targets(target_extractor or self.extractor, content, style_list, config)
+        image = initial_image(content, style_list, config)
+        self.optimisation = Optimisation(image, self.extractor, targets, config)
+        self.history: list[LossTerms] = []
+        self.stopped: str | None = None
+        self.diverged = False
+        self._last_finite = image.detach().clone()  # last pixels whose loss was finite
+        self._start: float | None = None
+
+    def __iter__(self) -> Iterator[Progress]:
+        config, run = self.config, self.optimisation
+        self._start = self._start or time.perf_counter()
+        for step in range(len(self.history) + 1, config.iterations + 1):
+            before = run.image().detach().clone()
+            self.history.append(run.step())  # the loss of `before`
+            if not math.isfinite(self.history[-1].total):
+                self.stop(f"loss became non-finite at iteration {step}; kept the last finite image")
+                self.diverged = True
+                return
+            self._last_finite = before
+            snapshot = step == config.iterations or (config.save_every > 0 and step % config.save_every == 0)
+            yield Progress(step, config.iterations, self.history[-1], run.image().detach(), self.elapsed, snapshot)
+            if self.stopped:
+                return
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the first step started."""
+        return 0.0 if self._start is None else time.perf_counter() - self._start
+
+    def stop(self, reason: str) -> None:
+        """End the run after the current step; ``reason`` goes to the result."""
+        self.stopped = reason
+
+    def result(self) -> StyleResult:
+        image = self._last_finite if self.diverged else self.optimisation.image()
+        return StyleResult(
+            image=image.detach().cpu().clone(),
+            history=list(self.history),
+            elapsed=self.elapsed,
+            stopped=self.stopped,
+            diverged=self.diverged,
+            weights_label=self.extractor.weights.label,
+            trained_weights=self.extractor.weights.trained,
+        )
 
 
 def _as_batch(image: Tensor, what: str) -> Tensor:
@@ -171,11 +237,11 @@ class Optimisation:
             self.param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
             # max_iter=1: one step() = one closure call = one forward+backward.
             self.optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
-                [self.param], lr=config.lr, max_iter=1, history_size=50
+                [self.param], lr=config.step_size, max_iter=1, history_size=50
             )
         else:
             self.param = image.detach().clone().requires_grad_(True)
-            self.optimizer = torch.optim.Adam([self.param], lr=config.lr)
+            self.optimizer = torch.optim.Adam([self.param], lr=config.step_size)
         self._last: LossTerms | None = None
 
     def image(self) -> Tensor:
@@ -198,35 +264,3 @@ class Optimisation:
                 self.param.clamp_(0, 1)
         assert self._last is not None
         return self._last
-
-
-def _optimise(
-    image: Tensor, extractor: VGGExtractor, targets: Targets, config: StyleConfig, callback: Callback | None
-) -> StyleResult:
-    run = Optimisation(image, extractor, targets, config)
-    history: list[LossTerms] = []
-    stopped, diverged = None, False
-    last_finite = image.detach().clone()  # last pixels whose loss was finite
-    start = time.perf_counter()
-    for step in range(1, config.iterations + 1):
-        before = run.image().detach().clone()
-        history.append(run.step())  # the loss of `before`
-        if not math.isfinite(history[-1].total):
-            stopped, diverged = f"loss became non-finite at iteration {step}; kept the last finite image", True
-            break
-        last_finite = before
-        snapshot = step == config.iterations or (config.save_every > 0 and step % config.save_every == 0)
-        current = run.image().detach()
-        progress = Progress(step, config.iterations, history[-1], current, time.perf_counter() - start, snapshot)
-        if callback is not None and callback(progress):
-            stopped = f"stopped at iteration {step} of {config.iterations}"
-            break
-    return StyleResult(
-        image=(last_finite if diverged else run.image()).detach().cpu().clone(),
-        history=history,
-        elapsed=time.perf_counter() - start,
-        stopped=stopped,
-        diverged=diverged,
-        weights_label=extractor.weights.label,
-        trained_weights=extractor.weights.trained,
-    )

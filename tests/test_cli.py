@@ -31,7 +31,7 @@ def test_end_to_end_writes_output_and_snapshots(tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     proc = _run(
         str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out),
-        "--size", "48", "--iterations", "4", "--save-every", "2", "--optimizer", "lbfgs", "--lr", "1",
+        "--size", "48", "--iterations", "4", "--save-every", "2", "--optimizer", "lbfgs",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "UNTRAINED" in proc.stderr and "wrote" in proc.stdout

@@ -1,0 +1,181 @@
+"""Summarise a pytest-benchmark JSON: one table with ratios, a markdown copy and a plot.
+
+``python -m tests.benchmarks.report artifacts/bench.json`` (``make bench`` runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+Row = tuple[str, dict[int, str]]
+
+
+def load(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    data = json.loads(path.read_text())
+    return data["benchmarks"], data.get("machine_info", {})
+
+
+def by_variant(benchmarks: list[dict[str, Any]], kind: str) -> dict[str, dict[int, dict[str, Any]]]:
+    """kind -> {variant: {size: benchmark}}."""
+    table: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for bench in benchmarks:
+        info = bench["extra_info"]
+        if info.get("kind") == kind:
+            table[info["variant"]][info["size"]] = bench
+    return table
+
+
+def median(bench: dict[str, Any] | None) -> float | None:
+    return bench["stats"]["median"] if bench else None
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def main_rows(benchmarks: list[dict[str, Any]], sizes: list[int]) -> list[Row]:
+    steps, fwd, mem = (
+        by_variant(benchmarks, "step"),
+        by_variant(benchmarks, "extractor"),
+        by_variant(benchmarks, "memory"),
+    )
+    limit = next((b["extra_info"]["gflops"] for b in benchmarks if b["extra_info"].get("kind") == "limit"), None)
+    adam, lbfgs, seed = steps.get("ours adam", {}), steps.get("ours lbfgs", {}), steps.get("seed-style", {})
+    eager, ort = fwd.get("torch eager", {}), fwd.get("onnxruntime CPU", {})
+    rows: list[Row] = []
+
+    def add(label: str, fn: Any, spec: str) -> None:
+        rows.append((label, {s: _fmt(fn(s), spec) for s in sizes}))
+
+    add("step, ours Adam (s)", lambda s: median(adam.get(s)), ".3f")
+    add("step, ours L-BFGS (s)", lambda s: median(lbfgs.get(s)), ".3f")
+    add("step, seed-style loop (s)", lambda s: median(seed.get(s)), ".3f")
+    add("ours Adam vs seed-style (x faster)", lambda s: _ratio(median(seed.get(s)), median(adam.get(s))), ".2f")
+    add(
+        "step GFLOP (conv fwd + input grad + Grams)",
+        lambda s: adam[s]["extra_info"]["flops"] / 1e9 if s in adam else None,
+        ".1f",
+    )
+    add(
+        f"% of conv limit ({_fmt(limit, '.0f')} GFLOP/s)",
+        lambda s: (
+            100 * adam[s]["extra_info"]["flops"] / (limit * 1e9) / median(adam[s]) if limit and s in adam else None
+        ),
+        ".0f",
+    )
+    add("extractor forward, torch eager (ms)", lambda s: _ms(median(eager.get(s))), ".1f")
+    add(
+        "extractor forward, channels_last (ms)", lambda s: _ms(median(fwd.get("torch channels_last", {}).get(s))), ".1f"
+    )
+    add("extractor forward, ONNX Runtime CPU (ms)", lambda s: _ms(median(ort.get(s))), ".1f")
+    add("ORT vs eager (x faster)", lambda s: _ratio(median(eager.get(s)), median(ort.get(s))), ".2f")
+    add(
+        "peak RSS, 3 steps (MiB)",
+        lambda s: mem.get("cpu", {}).get(s, {}).get("extra_info", {}).get("peak_rss_mib"),
+        ".0f",
+    )
+    return rows
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1e3
+
+
+def quality_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for bench in benchmarks:
+        info = bench["extra_info"]
+        if info.get("kind") == "quality":
+            reached = math.isfinite(info["seconds"])
+            ours = (
+                f"{info['steps']} steps, {info['seconds']:.1f} s"
+                if reached
+                else f"not reached in {info['steps']} steps"
+            )
+            ratio = f"{info['seed_seconds'] / info['seconds']:.2f}x" if reached else "n/a"
+            lines.append(
+                f"| {info['variant']} | {info['seed_steps']} steps, {info['seed_seconds']:.1f} s | {ours} | {ratio} |"
+            )
+    if not lines:
+        return []
+    header = [
+        "| time to seed-style quality, 64 px | seed-style loop | ours | ours faster by |",
+        "| --- | --- | --- | --- |",
+    ]
+    return header + lines
+
+
+def gpu_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    gpu = [b for b in benchmarks if b["extra_info"].get("kind") == "gpu"]
+    if not gpu:
+        return []
+    base = next((median(b) for b in gpu if b["extra_info"]["variant"] == "fp32"), None)
+    lines = ["| GPU step, 512 px | ms | vs fp32 | CUDA max allocated MiB |", "| --- | --- | --- | --- |"]
+    for b in gpu:
+        info = b["extra_info"]
+        lines.append(
+            f"| {info['variant']} | {median(b) * 1e3:.1f} | {_fmt(_ratio(base, median(b)), '.2f')}x | "
+            f"{info['cuda_max_allocated_mib']:.0f} |"
+        )
+    return lines
+
+
+def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+    sizes = sorted({b["extra_info"]["size"] for b in benchmarks if b["extra_info"].get("kind") == "step"})
+    rows = main_rows(benchmarks, sizes)
+    lines = [
+        f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
+        f"{machine.get('cpu', {}).get('count', '?')} CPUs, Python {machine.get('python_version', '?')}. "
+        "Medians; `seed` preset layers; square random images; seeded random weights.",
+        "",
+        "| | " + " | ".join(f"{s} px" for s in sizes) + " |",
+        "| --- |" + " --- |" * len(sizes),
+    ]
+    lines += [f"| {label} | " + " | ".join(cells[s] for s in sizes) + " |" for label, cells in rows]
+    for extra in (quality_rows(benchmarks), gpu_rows(benchmarks)):
+        if extra:
+            lines += ["", *extra]
+    return "\n".join(lines) + "\n"
+
+
+def plot(benchmarks: list[dict[str, Any]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for variant, points in sorted(by_variant(benchmarks, "step").items()):
+        sizes = sorted(points)
+        axes.plot(sizes, [median(points[s]) for s in sizes], marker="o", label=variant)
+    axes.set(
+        xlabel="image side (px)", ylabel="seconds per step (median)", yscale="log", title="One optimisation step, CPU"
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    source = Path((argv or sys.argv[1:] or ["artifacts/bench.json"])[0])
+    benchmarks, machine = load(source)
+    text = markdown(benchmarks, machine)
+    source.with_suffix(".md").write_text(text)
+    print(text)
+    print(f"wrote {source.with_suffix('.md')} and {plot(benchmarks, source.parent / 'bench_step_time.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

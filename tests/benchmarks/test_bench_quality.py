@@ -1,0 +1,64 @@
+"""Group quality: wall time to reach the objective the seed-style loop reaches in 1000 steps.
+
+Same objective (the `seed` preset's), same seeded weights, same images, 64 px.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stylecore import load_image
+from stylecore.engine import Optimisation, compute_targets
+
+from ..conftest import EXAMPLES
+from .conftest import smoke
+from .seed_reference import SeedLoop
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_image(EXAMPLES / "chelsea.jpg", SIZE), load_image(EXAMPLES / "strokes.png", SIZE)
+
+
+@pytest.fixture(scope="module")
+def reference(request, images, extractor, bench_config) -> tuple[float, float, int]:
+    """(objective after N seed-style steps, its wall time, N); N = 1000, or 5 in smoke mode."""
+    steps = 5 if smoke(request.config) else 1000
+    loop = SeedLoop(*images, extractor, bench_config)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loop.step()
+    elapsed = time.perf_counter() - start
+    return loop.step(), elapsed, steps  # the objective at the final image
+
+
+def _time_to(objective: float, run: Optimisation, limit: int, start: float) -> tuple[float, int]:
+    """Seconds since ``start`` and steps until the loss is at most ``objective``."""
+    for step in range(1, limit + 1):
+        if run.step().total <= objective:
+            return time.perf_counter() - start, step
+    return float("inf"), limit
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_time_to_seed_quality(benchmark, images, extractor, bench_config, reference, optimizer: str) -> None:
+    objective, seed_seconds, seed_steps = reference
+    config = bench_config.with_overrides(optimizer=optimizer)
+    content, style = images
+
+    def reach() -> tuple[float, int]:
+        start = time.perf_counter()  # targets included: the seed loop pays for its own every step
+        run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
+        return _time_to(objective, run, 3 * seed_steps, start)
+
+    seconds, steps = benchmark.pedantic(reach, rounds=1, iterations=1)
+    benchmark.group = "quality"
+    benchmark.extra_info.update(
+        kind="quality", variant=f"ours {optimizer}", size=SIZE, objective=objective, seed_seconds=seed_seconds,
+        seed_steps=seed_steps, seconds=seconds, steps=steps,
+    )  # fmt: skip
+    assert steps > 0
