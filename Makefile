@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STYLIZE_ARGS ?= --size 256 --iterations 200 --save-every 50
 
-.PHONY: install test lint stylize export demo clean
+.PHONY: install test bench lint stylize export demo clean
 
 install: $(STAMP)
 
@@ -19,6 +19,14 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest --benchmark-disable
 
+# Real benchmark run (CPU: about 10 minutes). Each run is also saved under
+# .benchmarks/ so `make bench BENCH_ARGS=--benchmark-compare` diffs it with the last one.
+bench: install
+	mkdir -p artifacts
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-only --benchmark-autosave \
+		--benchmark-json=artifacts/bench.json --benchmark-columns=min,median,max,rounds $(BENCH_ARGS)
+	$(BIN)/python -m tests.benchmarks.report artifacts/bench.json
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,8 +38,9 @@ stylize: install
 export: install
 	$(BIN)/python -m export $(EXPORT_ARGS)
 
-demo:
-	@echo "The Gradio demo is coming soon; try 'make stylize' meanwhile."
+# Serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override).
+demo: install
+	$(BIN)/python demo/app.py
 
 clean:
 	rm -rf $(VENV) outputs artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The Gradio app (app.py) and the engine glue it adapts (service.py)."""
