@@ -32,9 +32,10 @@ from stylecore import (
     tensor_to_pil,
     vgg19_extractor,
 )
-from stylecore.engine import Progress, StyleRun
+from stylecore.engine import Progress
 from stylecore.imageio import resize_long_side
 from stylecore.onnx_extractor import DEFAULT_ONNX_PATH, OnnxExtractor
+from stylecore.run import StyleRun
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -20,10 +20,11 @@ from typing import Any, Literal, NoReturn, get_args, get_origin, get_type_hints
 from tqdm import tqdm
 
 from .config import PRESETS, StyleConfig, config_fields
-from .engine import Progress, StyleResult, resolve_device, stylize
+from .engine import Progress, StyleResult, resolve_device
 from .errors import StylecoreError
 from .extractor import VGG19_LAYERS, build_vgg19_trunk, vgg19_extractor
 from .imageio import load_image, save_image
+from .run import stylize
 from .weights import load_weights_into, resolve_weights, save_features_safetensors
 
 
@@ -32,16 +33,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _layers(text: str) -> tuple[str, ...]:
-    return tuple(part for part in text.split(",") if part.strip())
+def _comma_list(item: type) -> Any:
+    def parse(text: str) -> tuple[Any, ...]:
+        return tuple(item(part) for part in text.split(",") if part.strip())
+
+    parse.__name__ = f"comma-separated {item.__name__}"  # argparse names the type in errors
+    return parse
 
 
 def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None:
-    default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+    default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
     help = f.metadata["help"] if f.default in (None, MISSING) else f"{f.metadata['help']} (default: {default})"
     kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help}
-    if f.name.endswith("_layers"):
-        kwargs.update(type=_layers, metavar="L1,L2")
+    hint = next((a for a in get_args(hint) if a is not type(None)), hint) if type(None) in get_args(hint) else hint
+    if get_origin(hint) is tuple:
+        item = get_args(hint)[0]
+        kwargs.update(type=_comma_list(item), metavar="L1,L2" if item is str else "W1,W2")
     elif get_origin(hint) is Literal:
         kwargs["choices"] = get_args(hint)
     elif hint in (int, float):
@@ -99,7 +106,7 @@ def _graceful_interrupt() -> Iterator[list[bool]]:
 def run(args: argparse.Namespace, config: StyleConfig) -> StyleResult:
     device = resolve_device(config.device)
     content = load_image(args.content, config.size)
-    styles = [load_image(path, config.size) for path in args.styles]
+    styles = [load_image(path, round(config.size * config.style_scale)) for path in args.styles]
     _check_output(args.output)
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     if not extractor.weights.trained:
@@ -146,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     h, w = result.image.shape[-2:]
     print(f"wrote {args.output} ({w}x{h}, {len(result.history)} iterations, {result.elapsed:.1f}s)")
+    for notice in result.notices:
+        _warn(notice)
     if result.stopped:
         _warn(result.stopped)
     return 1 if result.diverged else 0

@@ -16,6 +16,8 @@ from .extractor import DEFAULT_LAYERS, layer_names
 Optimizer = Literal["adam", "lbfgs"]
 Init = Literal["content", "noise", "style"]
 Device = Literal["auto", "cpu", "cuda"]
+PreserveColors = Literal["none", "luminance", "match"]
+Precision = Literal["auto", "fp32", "bf16"]
 
 MIN_SIZE = 32
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # four max-pools before conv5_1 need a few pixels left
@@ -39,6 +41,14 @@ class StyleConfig:
     tv_weight: float = _opt("weight of total variation (smoothness)", 1.0)
     content_layers: tuple[str, ...] = _opt("VGG19 layers for content (names or indices)", DEFAULT_LAYERS)
     style_layers: tuple[str, ...] = _opt("VGG19 layers for style (names or indices)", DEFAULT_LAYERS)
+    style_blend: tuple[float, ...] | None = _opt("weights of several style images, e.g. 0.7,0.3 (default: equal)", None)
+    style_scale: float = _opt("style image size relative to the output; > 1 gives bigger brush strokes", 1.0)
+    preserve_colors: PreserveColors = _opt(
+        "keep the content's colours: luminance-only transfer, or match the style's colours first", "none"
+    )
+    scales: int = _opt("coarse-to-fine scales (1: single scale, 0: automatic)", 1)
+    time_budget: float | None = _opt("stop cleanly after this many seconds with the image so far", None)
+    precision: Precision = _opt("auto: bf16 autocast for VGG on CUDA GPUs that support it, else fp32", "auto")
     save_every: int = _opt("report a snapshot every N iterations (0: final only)", 200)
     seed: int = _opt("random seed for noise init", 0)
     device: Device = _opt("auto picks CUDA when available", "auto")
@@ -53,13 +63,19 @@ class StyleConfig:
         _check_range("size", self.size, MIN_SIZE, 8192)
         _check_range("iterations", self.iterations, 1, 1_000_000)
         _check_range("save_every", self.save_every, 0, 1_000_000)
-        for name in ("lr", "content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if value is None and name == "lr":
-                continue
-            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-                raise ConfigError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value}")
-        for name in ("optimizer", "init", "device"):
+        _check_range("scales", self.scales, 0, 8)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            _check_number(name, getattr(self, name), positive=False)
+        for name in ("lr", "style_scale", "time_budget"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), positive=True)
+        if self.style_blend is not None:
+            object.__setattr__(self, "style_blend", tuple(float(w) for w in self.style_blend))
+            for weight in self.style_blend:
+                _check_number("style_blend", weight, positive=False)
+            if sum(self.style_blend) <= 0:
+                raise ConfigError("style_blend needs at least one weight > 0")
+        for name in ("optimizer", "init", "device", "preserve_colors", "precision"):
             _check_choice(name, getattr(self, name))
 
     @property
@@ -80,6 +96,11 @@ class StyleConfig:
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _check_number(name: str, value: float, *, positive: bool) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ConfigError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
 def _check_choice(name: str, value: str) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -13,7 +11,7 @@ from torch import Tensor
 
 from .config import StyleConfig
 from .errors import ConfigError
-from .extractor import VGGExtractor, vgg19_extractor
+from .extractor import VGGExtractor
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 
 
@@ -54,6 +52,7 @@ class StyleResult:
     diverged: bool  # the loss became non-finite (``image`` is the last finite one)
     weights_label: str  # provenance of the extractor weights
     trained_weights: bool  # False for random weights: the result is not real style transfer
+    notices: list[str]  # things the user should know, e.g. "downscaled to fit GPU memory"
 
 
 @dataclass(frozen=True)
@@ -74,15 +73,37 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.no_grad()  # not inference_mode: targets are saved by autograd in the loop
-def compute_targets(extractor: FeatureFn, content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> Targets:
-    """Content features and the mean style Gram per layer, on ``content``'s device."""
+def compute_targets(
+    extractor: FeatureFn,
+    content: Tensor,
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    blend: Sequence[float] | None = None,
+) -> Targets:
+    """Content features and the blended style Gram per layer, on ``content``'s device.
+
+    ``blend`` weighs the style images' Grams (normalised to sum to 1; default equal).
+    """
+    weights = blend_weights(len(styles), blend)
     device = content.device
     content_feats = {n: f.to(device) for n, f in extractor(content, config.content_layers).items()}
     grams: dict[str, Tensor] = {}
-    for style in styles:
+    for style, weight in zip(styles, weights, strict=True):
+        if weight == 0:
+            continue
         for name, feats in extractor(style, config.style_layers).items():
-            grams[name] = grams.get(name, 0) + gram_matrix(feats.to(device)) / len(styles)
+            grams[name] = grams.get(name, 0) + weight * gram_matrix(feats.to(device))
     return Targets(content=content_feats, grams=grams)
+
+
+def blend_weights(count: int, blend: Sequence[float] | None) -> list[float]:
+    """Per-style weights summing to 1."""
+    if blend is None:
+        return [1.0 / count] * count
+    if len(blend) != count:
+        raise ConfigError(f"style_blend has {len(blend)} weights for {count} style images")
+    total = sum(blend)
+    return [w / total for w in blend]
 
 
 def objective(features: dict[str, Tensor], image: Tensor, targets: Targets, config: StyleConfig) -> dict[str, Tensor]:
@@ -108,120 +129,6 @@ def initial_image(content: Tensor, styles: Sequence[Tensor], config: StyleConfig
     return content.clone()
 
 
-def stylize(
-    content: Tensor,
-    styles: Tensor | Sequence[Tensor],
-    config: StyleConfig | None = None,
-    callback: Callback | None = None,
-    *,
-    extractor: VGGExtractor | None = None,
-    target_extractor: FeatureFn | None = None,
-) -> StyleResult:
-    """Optimise an image to have ``content``'s features and ``styles``' Grams.
-
-    Args:
-        content: RGB in [0, 1], (3, H, W) or (1, 3, H, W); the output has its size.
-        styles: one or more RGB images in [0, 1], any sizes; their Grams are averaged.
-        config: run settings; default :class:`StyleConfig`.
-        callback: called after every step with a :class:`Progress`; return True to stop.
-        extractor: a preloaded extractor (the app loads one once); it must provide
-            ``config.layers``. Default: build one from ``config.weights``.
-        target_extractor: computes the fixed targets instead of ``extractor``, e.g.
-            a :class:`stylecore.onnx_extractor.OnnxExtractor` with the same weights.
-
-    Returns:
-        A :class:`StyleResult`. A non-finite loss ends the run early with the last
-        image whose loss was finite and ``stopped`` saying so.
-    """
-    run = StyleRun(content, styles, config, extractor=extractor, target_extractor=target_extractor)
-    for progress in run:
-        if callback is not None and callback(progress):
-            run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
-            break
-    return run.result()
-
-
-class StyleRun:
-    """A stylisation in progress: iterate it to take steps, one :class:`Progress` each.
-
-    Front ends that stream (the app) drive it directly; :func:`stylize` wraps it
-    with a callback. Targets are computed once, here, before the first step.
-    """
-
-    def __init__(
-        self,
-        content: Tensor,
-        styles: Tensor | Sequence[Tensor],
-        config: StyleConfig | None = None,
-        *,
-        extractor: VGGExtractor | None = None,
-        target_extractor: FeatureFn | None = None,
-    ) -> None:
-        self.config = config = config or StyleConfig()
-        device = resolve_device(config.device)
-        if extractor is None:
-            extractor = vgg19_extractor(layers=config.layers, weights=config.weights)
-        self.extractor = extractor.to(device)
-        content = _as_batch(content, "content").to(device)
-        style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
-        if not style_list:
-            raise ConfigError("at least one style image is required")
-        targets = compute_targets(target_extractor or self.extractor, content, style_list, config)
-        image = initial_image(content, style_list, config)
-        self.optimisation = Optimisation(image, self.extractor, targets, config)
-        self.history: list[LossTerms] = []
-        self.stopped: str | None = None
-        self.diverged = False
-        self._last_finite = image.detach().clone()  # last pixels whose loss was finite
-        self._start: float | None = None
-
-    def __iter__(self) -> Iterator[Progress]:
-        config, run = self.config, self.optimisation
-        self._start = self._start or time.perf_counter()
-        for step in range(len(self.history) + 1, config.iterations + 1):
-            before = run.image().detach().clone()
-            self.history.append(run.step())  # the loss of `before`
-            if not math.isfinite(self.history[-1].total):
-                self.stop(f"loss became non-finite at iteration {step}; kept the last finite image")
-                self.diverged = True
-                return
-            self._last_finite = before
-            snapshot = step == config.iterations or (config.save_every > 0 and step % config.save_every == 0)
-            yield Progress(step, config.iterations, self.history[-1], run.image().detach(), self.elapsed, snapshot)
-            if self.stopped:
-                return
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the first step started."""
-        return 0.0 if self._start is None else time.perf_counter() - self._start
-
-    def stop(self, reason: str) -> None:
-        """End the run after the current step; ``reason`` goes to the result."""
-        self.stopped = reason
-
-    def result(self) -> StyleResult:
-        image = self._last_finite if self.diverged else self.optimisation.image()
-        return StyleResult(
-            image=image.detach().cpu().clone(),
-            history=list(self.history),
-            elapsed=self.elapsed,
-            stopped=self.stopped,
-            diverged=self.diverged,
-            weights_label=self.extractor.weights.label,
-            trained_weights=self.extractor.weights.trained,
-        )
-
-
-def _as_batch(image: Tensor, what: str) -> Tensor:
-    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (1, 3, H, W)."""
-    if image.dim() == 3:
-        image = image.unsqueeze(0)
-    if image.dim() != 4 or image.shape[:2] != (1, 3) or not image.is_floating_point():
-        raise ConfigError(f"{what} must be a float RGB tensor (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}")
-    return image.detach().float()
-
-
 class Optimisation:
     """The pixel optimisation of one run; :meth:`step` is one forward+backward+update.
 
@@ -230,8 +137,11 @@ class Optimisation:
     runs), so L-BFGS works on logits instead: pixels = sigmoid(param).
     """
 
-    def __init__(self, image: Tensor, extractor: VGGExtractor, targets: Targets, config: StyleConfig) -> None:
+    def __init__(
+        self, image: Tensor, extractor: VGGExtractor, targets: Targets, config: StyleConfig, *, bf16: bool = False
+    ) -> None:
         self.extractor, self.targets, self.config = extractor, targets, config
+        self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32
         self.sigmoid = config.optimizer == "lbfgs"
         if self.sigmoid:
             self.param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
@@ -251,7 +161,10 @@ class Optimisation:
     def _closure(self) -> Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         image = self.image()
-        terms = objective(self.extractor(image, self.config.layers), image, self.targets, self.config)
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            features = self.extractor(image, self.config.layers)
+        features = {name: f.float() for name, f in features.items()}
+        terms = objective(features, image, self.targets, self.config)
         terms["total"].backward()
         self._last = LossTerms(**{k: v.item() for k, v in terms.items()})
         return terms["total"]

@@ -1,0 +1,73 @@
+"""Peak-memory estimate of a run, so sizes can be checked before anything is allocated.
+
+The model counts the activations the VGG trunk keeps for backward (elements per
+input pixel, from the layer table) and scales them by a factor calibrated on
+measured peak RSS (``tests/benchmarks/memory_probe.py``; see README).
+"""
+
+from __future__ import annotations
+
+from .config import StyleConfig
+from .extractor import _VGG19_CFG, VGG19_LAYERS
+
+#: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
+#: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
+ACTIVATION_FACTOR = 1.74 * 4
+#: Allocator arenas, oneDNN primitive caches and autograd bookkeeping (measured ~220 MiB).
+FIXED_OVERHEAD = 220 * 2**20
+LBFGS_HISTORY = 50  # must match the engine's history_size
+
+
+def activation_elements(height: int, width: int, deepest: str) -> int:
+    """Elements of every module output up to ``deepest`` (what backward keeps alive)."""
+    total, channels, index, area = 0, 3, 0, height * width
+    for item in _VGG19_CFG:
+        if index > VGG19_LAYERS[deepest]:
+            break
+        if item == "M":
+            area //= 4
+            total += channels * area
+            index += 1
+        else:
+            assert isinstance(item, int)
+            total += 2 * item * area  # conv output and ReLU output
+            channels, index = item, index + 2
+    return total
+
+
+def weight_bytes(deepest: str) -> int:
+    total, channels, index = 0, 3, 0
+    for item in _VGG19_CFG:
+        if index > VGG19_LAYERS[deepest]:
+            break
+        if isinstance(item, int):
+            total += (channels * item * 9 + item) * 4
+            channels, index = item, index + 2
+        else:
+            index += 1
+    return total
+
+
+def estimate_peak_bytes(height: int, width: int, config: StyleConfig) -> int:
+    """Extra memory a run of ``config`` at ``height`` x ``width`` needs beyond the runtime itself.
+
+    Weights, activations kept for backward, optimiser state and a fixed overhead.
+    Calibrated on the CPU; on CUDA it is an upper-bound-leaning guess (bf16 halves activations).
+    """
+    deepest = max(config.layers, key=VGG19_LAYERS.__getitem__)
+    pixels = 3 * height * width * 4
+    state = pixels * (2 if config.optimizer == "adam" else 2 * LBFGS_HISTORY + 2)
+    activations = int(activation_elements(height, width, deepest) * ACTIVATION_FACTOR)
+    return weight_bytes(deepest) + activations + state + FIXED_OVERHEAD
+
+
+def largest_fitting_side(height: int, width: int, config: StyleConfig, budget_bytes: int) -> int:
+    """The largest long side (multiple of 16, at most the current one) whose estimate fits."""
+    long_side = max(height, width)
+    side = long_side
+    while side > 32:
+        scale = side / long_side
+        if estimate_peak_bytes(round(height * scale), round(width * scale), config) <= budget_bytes:
+            return side
+        side -= 16
+    return 32

@@ -1,0 +1,146 @@
+"""Run-level controls: colours, blends, style scale, scales, budget, precision, memory."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from stylecore import StyleConfig, stylize
+from stylecore import run as run_module
+from stylecore.color import rgb_to_yiq
+from stylecore.engine import Optimisation, compute_targets
+from stylecore.memory import estimate_peak_bytes, largest_fitting_side
+from stylecore.run import StyleRun, auto_scales, scale_plan
+
+SMALL = {"size": 64, "device": "cpu", "save_every": 0}
+
+
+def _config(**changes: object) -> StyleConfig:
+    return StyleConfig(**{**SMALL, **changes})
+
+
+def _spy_targets(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], list[tuple[int, ...]]]]:
+    """Record the content and style shapes each scale's targets are computed from."""
+    calls = []
+
+    def spy(extractor, content, styles, config, blend=None):
+        calls.append((tuple(content.shape[-2:]), [tuple(s.shape[-2:]) for s in styles]))
+        return compute_targets(extractor, content, styles, config, blend)
+
+    monkeypatch.setattr(run_module, "compute_targets", spy)
+    return calls
+
+
+def test_luminance_mode_keeps_the_content_chroma(extractor, content, style) -> None:
+    content = 0.2 + 0.6 * content  # inside the gamut, so the final clamp does not move chroma
+    result = stylize(content, style, _config(iterations=5, preserve_colors="luminance"), extractor=extractor)
+    chroma_out, chroma_in = rgb_to_yiq(result.image)[:, 1:], rgb_to_yiq(content)[:, 1:]
+    assert (chroma_out - chroma_in).abs().max() < 1e-4
+    assert (result.image - content).abs().mean() > 1e-3  # but the image did change
+
+
+def test_match_mode_recolours_the_style_before_the_run(extractor, content, style) -> None:
+    reddish = style * torch.tensor([1.0, 0.2, 0.2]).view(1, 3, 1, 1)
+    run = StyleRun(content, reddish, _config(preserve_colors="match"), extractor=extractor)
+    matched = run.styles[0].flatten(2)[0]
+    assert (matched.mean(1) - content.flatten(2)[0].mean(1)).abs().max() < 0.05
+
+
+def test_blend_one_zero_gives_the_first_style_alone(extractor, content, style) -> None:
+    config = _config()
+    other = style.flip(-1) * 0.5
+    alone = compute_targets(extractor, content, [style], config)
+    blended = compute_targets(extractor, content, [style, other], config, blend=(1.0, 0.0))
+    even = compute_targets(extractor, content, [style, other], config, blend=(0.5, 0.5))
+    for name, gram in alone.grams.items():
+        torch.testing.assert_close(blended.grams[name], gram)
+        assert not torch.allclose(even.grams[name], gram)
+
+
+def test_blend_needs_one_weight_per_style(extractor, content, style) -> None:
+    with pytest.raises(ValueError, match="2 weights for 1 style"):
+        stylize(content, style, _config(iterations=1, style_blend=(0.5, 0.5)), extractor=extractor)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_style_scale_sets_the_style_resolution(extractor, content, style, monkeypatch, scale: float) -> None:
+    calls = _spy_targets(monkeypatch)
+    stylize(content, style, _config(iterations=1, style_scale=scale), extractor=extractor)
+    ((content_hw, (style_hw,)),) = calls
+    assert max(style_hw) == round(scale * max(content_hw))  # style is 56x40: long side follows the scale
+    assert style_hw[0] / style_hw[1] == pytest.approx(56 / 40, rel=0.05)
+
+
+def test_multi_scale_uses_the_requested_scales_and_ends_at_full_size(extractor, monkeypatch) -> None:
+    content = torch.rand(1, 3, 128, 160)
+    calls = _spy_targets(monkeypatch)
+    seen = []
+    result = stylize(
+        content, torch.rand(1, 3, 64, 64), _config(iterations=9, scales=3), seen.append, extractor=extractor
+    )
+    assert [c[0] for c in calls] == [(32, 40), (64, 80), (128, 160)]
+    assert result.image.shape == content.shape and len(result.history) == 9
+    assert [tuple(p.image.shape[-2:]) for p in seen][::3] == [(32, 40), (64, 80), (128, 160)]  # previews follow
+
+
+def test_scale_plan_and_auto_scales() -> None:
+    assert scale_plan(300, 400, _config(iterations=10, scales=3)) == [(75, 100, 3), (150, 200, 3), (300, 400, 4)]
+    assert scale_plan(40, 400, _config(iterations=10, scales=3)) == [(40, 400, 10)]  # too thin to halve
+    assert [auto_scales(s) for s in (128, 256, 512, 1024, 4096)] == [1, 2, 3, 4, 4]
+
+
+def test_time_budget_stops_within_one_iteration(extractor, content, style) -> None:
+    seen = []
+    budget = 0.6
+    result = stylize(content, style, _config(iterations=10_000, time_budget=budget), seen.append, extractor=extractor)
+    assert "time budget" in (result.stopped or "")
+    assert seen[-1].elapsed >= budget > seen[-2].elapsed  # it stopped at the first step past the budget
+
+
+def test_bf16_autocast_on_cpu_is_close_to_fp32_and_still_descends(extractor, content, style) -> None:
+    fp32 = stylize(content, style, _config(iterations=12, precision="fp32"), extractor=extractor).history
+    bf16 = stylize(content, style, _config(iterations=12, precision="bf16"), extractor=extractor).history
+    assert bf16[0].total == pytest.approx(fp32[0].total, rel=0.05)
+    assert bf16[-1].total < 0.6 * bf16[0].total
+    assert not StyleRun(content, style, _config(precision="auto"), extractor=extractor).bf16  # no-op on CPU
+
+
+def test_cuda_out_of_memory_retries_smaller_with_a_notice(extractor, content, style, monkeypatch) -> None:
+    real_step, failures = Optimisation.step, []
+
+    def flaky(self):
+        if not failures:
+            failures.append(1)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_step(self)
+
+    monkeypatch.setattr(Optimisation, "step", flaky)
+    result = stylize(content, style, _config(iterations=3), extractor=extractor)
+    assert len(result.history) == 3 and result.notices == ["CUDA ran out of memory; continuing at 48 px"]
+    assert result.image.shape[-1] == 48  # 64 * 0.75
+
+
+def test_largest_fitting_side_shrinks_to_the_budget() -> None:
+    config = _config()
+    budget = estimate_peak_bytes(300, 400, config)
+    assert largest_fitting_side(600, 800, config, budget) <= 400 < largest_fitting_side(600, 800, config, 10 * budget)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [96, 256])
+def test_memory_estimate_within_15_percent_of_measured_rss(size: int) -> None:
+    command = [sys.executable, "-m", "tests.benchmarks.memory_probe", str(size), "cpu", "adam"]
+    probe = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    measured = probe["peak_rss_mib"] - probe["baseline_rss_mib"]
+    assert abs(probe["estimate_mib"] - measured) / measured < 0.15, probe
+
+
+def test_time_is_not_spent_before_the_first_step(extractor, content, style) -> None:
+    run = StyleRun(content, style, _config(iterations=2), extractor=extractor)
+    time.sleep(0.2)
+    assert run.elapsed == 0.0
+    next(iter(run))
+    assert 0 < run.elapsed < 5
