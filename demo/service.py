@@ -34,6 +34,7 @@ from stylecore import (
 )
 from stylecore.engine import Progress
 from stylecore.imageio import resize_long_side
+from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import DEFAULT_ONNX_PATH, OnnxExtractor
 from stylecore.run import StyleRun
 
@@ -107,22 +108,24 @@ class Update:
     progress: Progress
     preview: Image.Image | None  # set on snapshot steps only
     losses: list[dict[str, Any]]  # rows for the loss plot: iteration, term, loss
+    notes: list[str]  # notices and why the run stopped early, if it did
 
 
-def stream(models: Models, content: Image.Image, style: Image.Image, config: StyleConfig) -> Iterator[Update]:
+def stream(models: Models, content: Image.Image, styles: list[Image.Image], config: StyleConfig) -> Iterator[Update]:
     """Run one stylisation, yielding after every step so a Stop lands within one step."""
     if models.extractor is None:
         raise StylecoreError(models.weights_error or "no weights")
     content_t = pil_to_tensor(resize_long_side(content, config.size))
-    style_t = pil_to_tensor(resize_long_side(style, config.size))
-    run = StyleRun(content_t, style_t, config, extractor=models.extractor)
+    style_side = round(config.size * config.style_scale)
+    style_ts = [pil_to_tensor(resize_long_side(style, style_side)) for style in styles]
+    run = StyleRun(content_t, style_ts, config, extractor=models.extractor)
     rows: list[dict[str, Any]] = []
     for progress in run:
         losses = progress.losses
         for term in ("content", "style", "tv", "total"):
             rows.append({"iteration": progress.iteration, "term": term, "loss": getattr(losses, term)})
         preview = tensor_to_pil(progress.image) if progress.snapshot else None
-        yield Update(progress, preview, rows)
+        yield Update(progress, preview, rows, run.notices + ([run.stopped] if run.stopped else []))
     if run.diverged:
         raise StylecoreError(run.stopped or "the loss became non-finite")
 
@@ -151,6 +154,15 @@ def extract_grams(models: Models, image: Image.Image) -> tuple[Path, dict[str, A
         ],
     }
     return path, summary
+
+
+def memory_note(content: Image.Image | None, size: int, config: StyleConfig) -> str:
+    """The estimated peak memory of a run, shown next to the size slider."""
+    width, height = content.size if content else (size, size)
+    scale = size / max(width, height)
+    estimate = estimate_peak_bytes(max(1, round(height * scale)), max(1, round(width * scale)), config)
+    where = "GPU" if torch.cuda.is_available() else "RAM"
+    return f"Estimated peak {where} for this run: **{estimate / 2**30:.2f} GiB** (plus ~0.7 GiB for PyTorch itself)."
 
 
 def gpu_seconds(size: int, iterations: int) -> int:

@@ -59,8 +59,9 @@ def client(url: str) -> Client:
 def _stylize_args(iterations: int, size: int = 64, preview_every: int = 2) -> dict:
     return dict(
         content=handle_file(str(EXAMPLES / "chelsea.jpg")), style=handle_file(str(EXAMPLES / "strokes.png")),
-        preset="seed", iterations=iterations, size=size, log_cw=0, log_sw=1, log_tv=0,
-        preview_every=preview_every, optimizer="adam", init="content", seed=0, api_name="/stylize",
+        style2=None, blend=0.5, preset="seed", iterations=iterations, size=size, log_cw=0, log_sw=1, log_tv=0,
+        preview_every=preview_every, optimizer="adam", init="content", seed=0, style_scale=1.0,
+        preserve_colors="none", scales=1, api_name="/stylize",
     )  # fmt: skip
 
 
@@ -122,6 +123,22 @@ def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Clie
     assert [row["shape"] for row in summary["layers"]] == [[c, c] for c in (64, 128, 256, 512, 512)]
 
 
+def test_new_controls_blend_colours_and_scales(client: Client) -> None:
+    args = _stylize_args(iterations=4, size=96, preview_every=1)
+    args.update(style2=handle_file(str(EXAMPLES / "hubble.jpg")), blend=0.7, preserve_colors="luminance", scales=2)
+    job = client.submit(**args)
+    sizes = [open_image(o[0]).size for o in job if o[0]]
+    assert sizes[0] == (48, 32) and sizes[-1] == (96, 64)  # previews continue across the two scales
+    assert job.result()[2].startswith("Done: step 4 / 4")
+
+
+def test_memory_estimate_is_shown_for_the_chosen_size(app: ModuleType) -> None:
+    small = app.memory_estimate(str(EXAMPLES / "chelsea.jpg"), 128, "seed", "adam")
+    large = app.memory_estimate(str(EXAMPLES / "chelsea.jpg"), 256, "seed", "adam")
+    gib = [float(text.split("**")[1].split()[0]) for text in (small, large)]
+    assert 0 < gib[0] < gib[1]
+
+
 def test_four_concurrent_clients_all_get_answers(url: str) -> None:
     def one(i: int) -> str:
         return Client(url, verbose=False).predict(**_stylize_args(iterations=2, size=64))[2]
@@ -141,5 +158,5 @@ def test_without_weights_the_app_explains_and_refuses(app: ModuleType, monkeypat
     monkeypatch.setattr(app, "MODELS", models)
     assert "no VGG19 weights" in app._notice()
     with pytest.raises(app.gr.Error, match="VGG19 ImageNet weights not found"):
-        next(app.run(str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "seed", 2, 64, 0, 1, 0, 1,
-                     "adam", "content", 0))  # fmt: skip
+        next(app.run(str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), None, 0.5, "seed", 2, 64, 0, 1,
+                     0, 1, "adam", "content", 0, 1.0, "none", 1))  # fmt: skip

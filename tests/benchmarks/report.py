@@ -114,6 +114,29 @@ def quality_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     return header + lines
 
 
+def multiscale_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for bench in benchmarks:
+        info = bench["extra_info"]
+        if info.get("kind") == "multiscale":
+            reached = math.isfinite(info["seconds"])
+            ours = (
+                f"{info['steps']} steps, {info['seconds']:.1f} s"
+                if reached
+                else f"not reached in {info['steps']} steps"
+            )
+            ratio = f"{info['single_seconds'] / info['seconds']:.2f}x" if reached else "n/a"
+            single = f"{info['single_steps']} steps, {info['single_seconds']:.1f} s"
+            lines.append(f"| {info['variant']} | {single} | {ours} | {ratio} |")
+    if not lines:
+        return []
+    header = [
+        f"| time to the same objective at {info['size']} px | single scale | coarse-to-fine | faster by |",
+        "| --- | --- | --- | --- |",
+    ]
+    return header + lines
+
+
 def gpu_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     gpu = [b for b in benchmarks if b["extra_info"].get("kind") == "gpu"]
     if not gpu:
@@ -141,7 +164,7 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         "| --- |" + " --- |" * len(sizes),
     ]
     lines += [f"| {label} | " + " | ".join(cells[s] for s in sizes) + " |" for label, cells in rows]
-    for extra in (quality_rows(benchmarks), gpu_rows(benchmarks)):
+    for extra in (quality_rows(benchmarks), multiscale_rows(benchmarks), gpu_rows(benchmarks)):
         if extra:
             lines += ["", *extra]
     return "\n".join(lines) + "\n"
