@@ -13,12 +13,13 @@ import time
 
 import pytest
 
-from stylecore import PRESETS, StyleConfig, load_image, stylize, vgg19_extractor
+from stylecore import PRESETS, load_image, stylize, vgg19_extractor
 
 from ..conftest import EXAMPLES
 from .conftest import smoke
 
 SIZE = 160
+GATYS = PRESETS["gatys"].with_overrides(device="cpu", save_every=0)
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +28,15 @@ def images():
 
 
 @pytest.fixture(scope="module")
-def gatys() -> StyleConfig:
-    return PRESETS["gatys"].with_overrides(device="cpu", save_every=0)
-
-
-@pytest.fixture(scope="module")
 def gatys_extractor():
-    return vgg19_extractor(layers=PRESETS["gatys"].layers, weights="random:0")
+    return vgg19_extractor(layers=GATYS.layers, weights="random:0")
 
 
 @pytest.fixture(scope="module")
 def bar(request, images, gatys_extractor) -> tuple[float, float, int]:
     """(loss after N single-scale steps, their wall time, N)."""
     steps = 4 if smoke(request.config) else 100
-    config = gatys().with_overrides(iterations=steps, scales=1)
+    config = GATYS.with_overrides(iterations=steps, scales=1)
     extractor = gatys_extractor
     start = time.perf_counter()
     result = stylize(*images, config, extractor=extractor)
@@ -51,7 +47,7 @@ def bar(request, images, gatys_extractor) -> tuple[float, float, int]:
 def test_time_to_objective(benchmark, images, gatys_extractor, bar, scales: int) -> None:
     objective, single_seconds, single_steps = bar
     content, extractor = images[0], gatys_extractor
-    config = gatys().with_overrides(iterations=3 * single_steps, scales=scales)
+    config = GATYS.with_overrides(iterations=3 * single_steps, scales=scales)
 
     def reach() -> tuple[float, int]:
         start, final_steps = time.perf_counter(), [0]
