@@ -139,7 +139,7 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         race_rows(
             benchmarks,
             "multiscale",
-            "| same objective, 160 px, gatys preset | single scale | coarse-to-fine | faster by |",
+            "| same objective, 256 px, gatys preset | single scale | coarse-to-fine | faster by |",
         ),
     )
     for extra in (*races, gpu_rows(benchmarks)):

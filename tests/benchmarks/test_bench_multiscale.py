@@ -18,7 +18,7 @@ from stylecore import PRESETS, load_image, stylize, vgg19_extractor
 from ..conftest import EXAMPLES
 from .conftest import smoke
 
-SIZE = 160
+SIZE = 256
 GATYS = PRESETS["gatys"].with_overrides(device="cpu", save_every=0)
 
 
