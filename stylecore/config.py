@@ -19,8 +19,8 @@ Device = Literal["auto", "cpu", "cuda"]
 PreserveColors = Literal["none", "luminance", "match"]
 Precision = Literal["auto", "fp32", "bf16"]
 
-MIN_SIZE = 32
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # four max-pools before conv5_1 need a few pixels left
+MIN_SIZE = 32  # four max-pools before conv5_1 need a few pixels left
+DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
 
 
 def _opt(help: str, default: Any, **extra: Any) -> Any:

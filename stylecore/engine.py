@@ -14,6 +14,8 @@ from .errors import ConfigError
 from .extractor import VGGExtractor
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 
+LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps; the memory estimate counts them
+
 
 @dataclass(frozen=True)
 class LossTerms:
@@ -119,13 +121,20 @@ def objective(features: dict[str, Tensor], image: Tensor, targets: Targets, conf
     return terms
 
 
+def resize(image: Tensor, height: int, width: int) -> Tensor:
+    """Antialiased bilinear resize of (B, C, H, W) pixels, kept in [0, 1]; a no-op at the same size."""
+    if tuple(image.shape[-2:]) == (height, width):
+        return image
+    return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True).clamp(0, 1)
+
+
 def initial_image(content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> Tensor:
     """The starting pixels: a copy of the content (the design), noise, or the style."""
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)  # CPU: same noise on any device
         return torch.rand(content.shape, generator=generator).to(content.device)
     if config.init == "style":
-        return F.interpolate(styles[0], size=content.shape[-2:], mode="bilinear", antialias=True).clamp(0, 1)
+        return resize(styles[0], *content.shape[-2:]).clone()
     return content.clone()
 
 
@@ -147,7 +156,7 @@ class Optimisation:
             self.param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
             # max_iter=1: one step() = one closure call = one forward+backward.
             self.optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
-                [self.param], lr=config.step_size, max_iter=1, history_size=50
+                [self.param], lr=config.step_size, max_iter=1, history_size=LBFGS_HISTORY
             )
         else:
             self.param = image.detach().clone().requires_grad_(True)

@@ -8,6 +8,7 @@ measured peak RSS (``tests/benchmarks/memory_probe.py``; see README).
 from __future__ import annotations
 
 from .config import StyleConfig
+from .engine import LBFGS_HISTORY
 from .extractor import _VGG19_CFG, VGG19_LAYERS
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
@@ -15,7 +16,6 @@ from .extractor import _VGG19_CFG, VGG19_LAYERS
 ACTIVATION_FACTOR = 1.74 * 4
 #: Allocator arenas, oneDNN primitive caches and autograd bookkeeping (measured ~220 MiB).
 FIXED_OVERHEAD = 220 * 2**20
-LBFGS_HISTORY = 50  # must match the engine's history_size
 
 
 def activation_elements(height: int, width: int, deepest: str) -> int:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .color import luminance_images, match_color, with_content_chroma
@@ -25,6 +24,7 @@ from .engine import (
     StyleResult,
     compute_targets,
     initial_image,
+    resize,
     resolve_device,
 )
 from .errors import ConfigError
@@ -94,12 +94,6 @@ def scale_plan(height: int, width: int, config: StyleConfig) -> list[tuple[int, 
     return plan
 
 
-def resize(image: Tensor, height: int, width: int) -> Tensor:
-    if tuple(image.shape[-2:]) == (height, width):
-        return image
-    return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-
-
 def scale_style(style: Tensor, long_side: int) -> Tensor:
     """Resize so the long side is ``long_side``, keeping the aspect ratio."""
     h, w = style.shape[-2:]
@@ -129,9 +123,7 @@ class StyleRun:
         self.extractor = extractor.to(self.device)
         self.target_extractor = target_extractor or self.extractor
         self.content = _as_batch(content, "content").to(self.device)  # original colours, full size
-        style_list = [
-            _as_batch(s, "style").to(self.device) for s in ([styles] if isinstance(styles, Tensor) else styles)
-        ]
+        style_list = [_as_batch(s, "style").to(self.device) for s in _as_list(styles)]
         if not style_list:
             raise ConfigError("at least one style image is required")
         self.styles = self._prepare_styles(style_list)
@@ -145,7 +137,6 @@ class StyleRun:
         self.history: list[LossTerms] = []
         self.stopped: str | None = None
         self.diverged = False
-        self.optimisation: Optimisation | None = None
         self._image = self.content  # latest pixels, at the current scale
         self._last_finite = self.content
         self._start: float | None = None
@@ -172,8 +163,10 @@ class StyleRun:
         if estimate_peak_bytes(height, width, self.config) <= free:
             return
         side = largest_fitting_side(height, width, self.config, free)
-        if side < 64:
-            raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at 64 px; free the GPU")
+        if side <= MIN_SIDE:
+            raise ConfigError(
+                f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU"
+            )
         self._shrink = side / max(height, width)
         self.notices.append(
             f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
@@ -182,51 +175,48 @@ class StyleRun:
     def __iter__(self) -> Iterator[Progress]:
         self._start = self._start or time.perf_counter()
         end = 0
-        for index, (height, width, iterations) in enumerate(self.plan):
+        for height, width, iterations in self.plan:
             end += iterations
             while len(self.history) < end and not self.stopped:
                 try:
-                    yield from self._run_scale(index, height, width, end)
+                    yield from self._run_scale(height, width, end)
                 except torch.cuda.OutOfMemoryError:
                     self._recover_from_oom()
             if self.stopped:
                 return
 
-    def _run_scale(self, index: int, height: int, width: int, end: int) -> Iterator[Progress]:
+    def _run_scale(self, height: int, width: int, end: int) -> Iterator[Progress]:
+        """Steps at one scale until ``end`` steps in all; targets are computed once, here."""
         h, w = max(MIN_SIDE, round(height * self._shrink)), max(MIN_SIDE, round(width * self._shrink))
         content = self._run_content(h, w)
         styles = [scale_style(s, round(self.config.style_scale * max(h, w))) for s in self.styles]
         targets = compute_targets(self.target_extractor, content, styles, self.config, self.config.style_blend)
-        start = (
-            initial_image(content, styles, self.config)
-            if index == 0 and not self.history
-            else resize(self._image, h, w)
-        )
-        self.optimisation = run = Optimisation(start, self.extractor, targets, self.config, bf16=self.bf16)
-        config = self.config
+        # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
+        start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)
+        run = Optimisation(start, self.extractor, targets, self.config, bf16=self.bf16)
         while len(self.history) < end:
             before = run.image().detach().clone()
             self.history.append(run.step())  # the loss of `before`
-            step = len(self.history)
             if not math.isfinite(self.history[-1].total):
-                self.stop(f"loss became non-finite at iteration {step}; kept the last finite image")
+                self.stop(f"loss became non-finite at iteration {len(self.history)}; kept the last finite image")
                 self.diverged = True
                 return
             self._last_finite, self._image = before, run.image().detach()
-            if config.time_budget is not None and self.elapsed >= config.time_budget:
-                self.stop(f"time budget of {config.time_budget:g} s reached at iteration {step}")
-            snapshot = (
-                step == config.iterations or bool(self.stopped) or (config.save_every and step % config.save_every == 0)
-            )
-            yield Progress(
-                step, config.iterations, self.history[-1], self._present(self._image), self.elapsed, bool(snapshot)
-            )
+            yield self._progress()
             if self.stopped:
                 return
 
+    def _progress(self) -> Progress:
+        """The Progress of the step just taken; also where the time budget is enforced."""
+        config, step = self.config, len(self.history)
+        if config.time_budget is not None and self.elapsed >= config.time_budget:
+            self.stop(f"time budget of {config.time_budget:g} s reached at iteration {step}")
+        periodic = config.save_every > 0 and step % config.save_every == 0
+        snapshot = step == config.iterations or self.stopped is not None or periodic
+        return Progress(step, config.iterations, self.history[-1], self._present(self._image), self.elapsed, snapshot)
+
     def _recover_from_oom(self) -> None:
-        self.optimisation = None
-        torch.cuda.empty_cache()
+        torch.cuda.empty_cache()  # the failed scale's tensors were released when its generator unwound
         self._shrink *= OOM_SHRINK
         height, width, _ = self.plan[-1]
         side = round(max(height, width) * self._shrink)
