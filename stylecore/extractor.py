@@ -6,7 +6,7 @@ layer: style transfer never needs the 100M-parameter classifier.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +67,27 @@ def layer_names(layers: Iterable[str | int]) -> tuple[str, ...]:
     if not names:
         raise ConfigError("at least one layer is required")
     return names
+
+
+def trunk_shapes(height: int, width: int, deepest: str) -> Iterator[tuple[str, int, int, int, int]]:
+    """(kind, in_channels, out_channels, out_height, out_width) of each module up to ``deepest``.
+
+    For counting work and memory without building anything; kind is conv, relu or pool.
+    """
+    depth, index, channels = VGG19_LAYERS[deepest], 0, 3
+    for item in _VGG19_CFG:
+        if item == "M":
+            height, width = height // 2, width // 2
+            modules = [("pool", channels, channels)]
+        else:
+            assert isinstance(item, int)
+            modules = [("conv", channels, item), ("relu", item, item)]
+            channels = item
+        for kind, c_in, c_out in modules:
+            if index > depth:
+                return
+            yield kind, c_in, c_out, height, width
+            index += 1
 
 
 def build_vgg19_trunk(depth: int) -> nn.Sequential:

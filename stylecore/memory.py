@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .config import StyleConfig
 from .engine import LBFGS_HISTORY
-from .extractor import _VGG19_CFG, VGG19_LAYERS
+from .extractor import VGG19_LAYERS, trunk_shapes
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
 #: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
@@ -20,32 +20,14 @@ FIXED_OVERHEAD = 220 * 2**20
 
 def activation_elements(height: int, width: int, deepest: str) -> int:
     """Elements of every module output up to ``deepest`` (what backward keeps alive)."""
-    total, channels, index, area = 0, 3, 0, height * width
-    for item in _VGG19_CFG:
-        if index > VGG19_LAYERS[deepest]:
-            break
-        if item == "M":
-            area //= 4
-            total += channels * area
-            index += 1
-        else:
-            assert isinstance(item, int)
-            total += 2 * item * area  # conv output and ReLU output
-            channels, index = item, index + 2
-    return total
+    return sum(c_out * h * w for _, _, c_out, h, w in trunk_shapes(height, width, deepest))
 
 
 def weight_bytes(deepest: str) -> int:
-    total, channels, index = 0, 3, 0
-    for item in _VGG19_CFG:
-        if index > VGG19_LAYERS[deepest]:
-            break
-        if isinstance(item, int):
-            total += (channels * item * 9 + item) * 4
-            channels, index = item, index + 2
-        else:
-            index += 1
-    return total
+    """fp32 conv weights and biases up to ``deepest``."""
+    return sum(
+        4 * (c_in * c_out * 9 + c_out) for kind, c_in, c_out, _, _ in trunk_shapes(1, 1, deepest) if kind == "conv"
+    )
 
 
 def estimate_peak_bytes(height: int, width: int, config: StyleConfig) -> int:

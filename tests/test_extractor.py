@@ -100,3 +100,15 @@ def test_too_small_image_is_a_clear_error(extractor) -> None:
 def test_no_nans_at_small_odd_size(extractor) -> None:
     out = extractor(torch.rand(1, 3, 33, 47))
     assert all(torch.isfinite(v).all() for v in out.values())
+
+
+def test_trunk_shapes_match_the_real_modules(full_extractor) -> None:
+    from stylecore.extractor import trunk_shapes
+
+    shapes = list(trunk_shapes(64, 96, "pool5"))
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        for module, (kind, c_in, c_out, h, w) in zip(full_extractor.features, shapes, strict=True):
+            assert x.shape[1] == c_in, kind
+            x = module(x)
+            assert tuple(x.shape[1:]) == (c_out, h, w), kind

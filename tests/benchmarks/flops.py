@@ -7,32 +7,21 @@ import time
 import torch
 import torch.nn.functional as F
 
-from stylecore.extractor import _VGG19_CFG, VGG19_LAYERS
+from stylecore.extractor import VGG19_LAYERS, trunk_shapes
 
 
 def conv_forward_flops(height: int, width: int, deepest: str) -> int:
     """Multiply-adds x 2 of every VGG19 conv up to and including ``deepest``."""
-    flops, index, channels = 0, 0, 3
-    for item in _VGG19_CFG:
-        if index > VGG19_LAYERS[deepest]:
-            break
-        if item == "M":
-            height, width, index = height // 2, width // 2, index + 1
-        else:
-            assert isinstance(item, int)
-            flops += 2 * channels * item * 9 * height * width
-            channels, index = item, index + 2
-    return flops
+    shapes = trunk_shapes(height, width, deepest)
+    return sum(2 * c_in * c_out * 9 * h * w for kind, c_in, c_out, h, w in shapes if kind == "conv")
 
 
 def gram_flops(height: int, width: int, layers: tuple[str, ...]) -> int:
     """Forward Gram (C x HW x C) plus its one-matmul backward, per style layer."""
     total = 0
     for name in layers:
-        block = int(name[-3])  # conv{block}_{n} / relu{block}_{n}
-        channels = min(64 * 2 ** (block - 1), 512)
-        positions = (height >> (block - 1)) * (width >> (block - 1))
-        total += 2 * (2 * channels * channels * positions)
+        *_, channels, h, w = list(trunk_shapes(height, width, name))[-1]
+        total += 2 * (2 * channels * channels * h * w)
     return total
 
 
