@@ -84,10 +84,9 @@ def ensure_onnx(extractor: VGGExtractor, path: Path) -> OnnxExtractor:
     meta_path = path.with_suffix(".json")
     current = weights_record(extractor.weights)
     fresh = path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text())["weights"] == current
-    if not fresh:
-        trunk = vgg19_extractor(layers=DEFAULT_LAYERS, weights=extractor.weights)
-        export_onnx(trunk, path)
-        write_metadata(metadata_for(path, trunk, opset=18), meta_path)
+    if not fresh:  # the loaded extractor serves DEFAULT_LAYERS too: no second read of the weights
+        export_onnx(extractor, path, layers=DEFAULT_LAYERS)
+        write_metadata(metadata_for(path, extractor, opset=18), meta_path)
     onnx = OnnxExtractor(path)
     onnx.session  # noqa: B018 - load and check now, not on the first request
     return onnx

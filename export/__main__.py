@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from stylecore import DEFAULT_LAYERS, StylecoreError, vgg19_extractor
+from stylecore import DEFAULT_LAYERS, StylecoreError, VGGExtractor, vgg19_extractor
 from stylecore.onnx_extractor import OnnxExtractor
 
 from . import checks, profiling, report
@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def export_and_check(args: argparse.Namespace) -> tuple[Path, dict, list[str], list[checks.ParityRow]]:
-    extractor = vgg19_extractor(layers=args.layers.split(","), weights=args.weights, progress=True)
+def export_and_check(
+    args: argparse.Namespace, extractor: VGGExtractor
+) -> tuple[Path, dict, list[str], list[checks.ParityRow]]:
     path = export_onnx(extractor, args.out / "vgg19_extractor.onnx", opset=args.opset)
     checks.check_model(path)
     onnx_extractor = OnnxExtractor(path, layers=extractor.layers)
@@ -56,8 +57,9 @@ def export_and_check(args: argparse.Namespace) -> tuple[Path, dict, list[str], l
     return path, metadata, providers, parity
 
 
-def profile(args: argparse.Namespace, path: Path, providers: list[str], parity: list[checks.ParityRow]) -> str:
-    extractor = vgg19_extractor(layers=args.layers.split(","), weights=args.weights)
+def profile(
+    args: argparse.Namespace, extractor: VGGExtractor, path: Path, providers: list[str], parity: list[checks.ParityRow]
+) -> str:
     sizes = [int(s) for s in args.sizes.split(",")]
     ops = profiling.profile_ort(path, args.out, size=args.profile_size, runs=args.runs, opt_level=args.opt_level)
     sections = [
@@ -73,11 +75,12 @@ def profile(args: argparse.Namespace, path: Path, providers: list[str], parity: 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        path, metadata, providers, parity = export_and_check(args)
+        extractor = vgg19_extractor(layers=args.layers.split(","), weights=args.weights, progress=True)
+        path, metadata, providers, parity = export_and_check(args, extractor)
         print(f"wrote {path} ({metadata['bytes'] / 1e6:.1f} MB, opset {args.opset}, IR {metadata['ir_version']})")
         tolerance = checks.PARITY_TOLERANCE
         print(f"checks passed: onnx.checker, strict shapes, parity <= {tolerance:g}, providers {providers}")
-        markdown = profile(args, path, providers, parity)
+        markdown = profile(args, extractor, path, providers, parity)
     except (StylecoreError, checks.ExportCheckError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 1

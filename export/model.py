@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import onnxruntime
 import torch
 from torch import Tensor, nn
 
-from stylecore.extractor import VGGExtractor
+from stylecore.extractor import VGGExtractor, layer_names
 from stylecore.weights import WeightsSource
 
 INPUT_NAME = "image"
@@ -23,26 +25,30 @@ MIN_SIDE = 16  # four max-pools before conv5_1
 class _TupleOutputs(nn.Module):
     """ONNX wants positional outputs; the names come from ``output_names``."""
 
-    def __init__(self, extractor: VGGExtractor) -> None:
+    def __init__(self, extractor: VGGExtractor, layers: tuple[str, ...]) -> None:
         super().__init__()
-        self.extractor = extractor
+        self.extractor, self.layers = extractor, layers
 
     def forward(self, image: Tensor) -> tuple[Tensor, ...]:
-        return tuple(self.extractor(image).values())
+        return tuple(self.extractor(image, self.layers).values())
 
 
-def export_onnx(extractor: VGGExtractor, path: Path, *, opset: int = 18) -> Path:
-    """Write ``extractor`` as ONNX with dynamic batch, height and width."""
+def export_onnx(extractor: VGGExtractor, path: Path, *, layers: Sequence[str] | None = None, opset: int = 18) -> Path:
+    """Write ``extractor`` (or its ``layers`` subset) as ONNX with dynamic batch, height and width.
+
+    Exports a CPU copy, so a caller's extractor stays where it is (the app's may be on a GPU).
+    """
+    outputs = layer_names(layers) if layers is not None else extractor.layers
     batch = torch.export.Dim("batch", min=1, max=256)
     height = torch.export.Dim("height", min=MIN_SIDE, max=8192)
     width = torch.export.Dim("width", min=MIN_SIDE, max=8192)
     example = torch.rand(2, 3, 64, 64)
     program = torch.onnx.export(
-        _TupleOutputs(extractor.cpu()).eval(),
+        _TupleOutputs(copy.deepcopy(extractor).cpu(), outputs).eval(),
         (example,),
         dynamo=True,
         input_names=[INPUT_NAME],
-        output_names=list(extractor.layers),
+        output_names=list(outputs),
         dynamic_shapes={"image": {0: batch, 2: height, 3: width}},
         opset_version=opset,
         external_data=False,
@@ -78,7 +84,7 @@ def metadata_for(path: Path, extractor: VGGExtractor, opset: int) -> dict[str, A
         "model": path.name,
         "sha256": sha256(path),
         "bytes": path.stat().st_size,
-        "layers": list(extractor.layers),
+        "layers": [output.name for output in model.graph.output],
         "input": {
             "name": INPUT_NAME,
             "layout": "NCHW",
