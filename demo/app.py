@@ -1,85 +1,79 @@
-"""Gradio app: interactive style transfer and the ONNX extractor API.
+"""Gradio app: interactive style transfer, the ONNX extractor API, and both as MCP tools.
 
 ``make demo`` (or ``python demo/app.py``) serves it on 127.0.0.1:7860; set
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change that. On a Hugging Face GPU
-Space this file is the ``app_file``. Callbacks only adapt types; the work is
-in ``demo/service.py`` and ``stylecore``.
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change that. On a Hugging Face Space
+this file is the ``app_file``. Callbacks only adapt types; the work is in
+``demo/service.py`` and ``stylecore``; hosting, uploads, limits and controls
+each have their own module here.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 # Spaces run `python demo/app.py`, which puts demo/ (not the repo) on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from demo import hosting  # noqa: I001 - first: it imports `spaces` before torch can touch CUDA
+
+import importlib.util
+import inspect
+import math
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
 import gradio as gr
 import pandas as pd
-import torch
-from PIL import Image, UnidentifiedImageError
+from starlette.middleware import Middleware
 
-from demo import service
-from stylecore import PRESETS, StyleConfig, StylecoreError
+from demo import controls, service
+from demo.limits import BodyLimit, ClientLimit, client_keys, pending_keys
+from demo.outputs import OutputDir
+from demo.uploads import EXAMPLES, MAX_UPLOAD, MAX_UPLOAD_BYTES, Rejected, Upload, checked_image
+from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
 
-ON_GPU = torch.cuda.is_available()
-MAX_SIDE = int(os.environ.get("STYLECORE_MAX_SIDE", 1024 if ON_GPU else 512))
-MAX_UPLOAD = "20mb"
-#: Runs stop cleanly, with the image so far, after this many seconds (Space request limits).
-TIME_BUDGET = float(os.environ.get("STYLECORE_TIME_BUDGET", 600))
-MODELS = service.load_models(Path(os.environ.get("STYLECORE_ONNX", service.REPO / "artifacts/vgg19_extractor.onnx")))
-
-
-def checked_image(**kwargs: Any) -> gr.Image:
-    """A gr.Image whose unreadable uploads become one clear sentence, not a stack trace.
-
-    It hands over the file as uploaded (image_mode=None); stylecore decodes it,
-    honours EXIF and composites alpha onto white. The preprocess hook is set on
-    the instance: a subclass would make Gradio write a .pyi stub into demo/.
-    """
-    image = gr.Image(type="filepath", image_mode=None, **kwargs)
-    decode = image.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        try:
-            return decode(payload)
-        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
-            message = "That file is not an image we can read; upload a PNG, JPEG or WebP."
-            raise gr.Error(message, print_exception=False) from None
-
-    image.preprocess = preprocess  # type: ignore[method-assign]
-    return image
+HW = hosting.detect()
+NUMBERS = controls.numbers(HW)
+#: Results, Grams and uploads live at most this long (Gradio's cache and ours).
+CACHE_S = 3600
+#: UI updates per second at most (plus every preview): on a GPU a step takes milliseconds.
+UPDATE_INTERVAL_S = 0.25
+#: JSON bodies (queue joins, MCP calls) up to a base64-encoded upload, and a little more.
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
+DEFAULT_PRESET = "seed"
+TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
+ONNX_DIR = Path(os.environ.get("STYLECORE_ONNX_DIR", service.REPO / "artifacts"))
+# ZeroGPU: ONNX Runtime is not patched by `spaces`, and outside a GPU call there is
+# no GPU, so /extract runs on the CPU there (a second on one image; no quota spent).
+ONNX_PROVIDERS = None if HW.kind == "gpu" else ["CPUExecutionProvider"]
+MODELS = service.load_models(ONNX_DIR, device=str(resolve_device("auto")), onnx_providers=ONNX_PROVIDERS)
+OUTPUTS = OutputDir(keep_s=CACHE_S)
+LIMIT = ClientLimit(HW.per_client)
 
 
-def _error(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc), print_exception=False)
+def _defaults(preset: StyleConfig) -> dict[str, Any]:
+    """The controls' starting values: the preset's own, on this host's scale."""
+    return {
+        "blend": 0.5, "preset": DEFAULT_PRESET, "iterations": HW.default_iterations, "size": HW.default_size,
+        "log_cw": math.log10(preset.content_weight), "log_sw": math.log10(preset.style_weight),
+        "log_tv": math.log10(preset.tv_weight), "preview_every": 10, "optimizer": preset.optimizer,
+        "init": preset.init, "seed": preset.seed, "style_scale": preset.style_scale,
+        "preserve_colors": preset.preserve_colors, "scales": preset.scales,
+    }  # fmt: skip
 
 
-def _config(settings: dict[str, Any]) -> StyleConfig:
-    """The UI's controls on top of the preset (layers come from the preset)."""
-    blend = float(settings["blend"])
-    return PRESETS[settings["preset"]].with_overrides(
-        iterations=int(settings["iterations"]),
-        size=min(int(settings["size"]), MAX_SIDE),
-        content_weight=10 ** float(settings["log_cw"]),
-        style_weight=10 ** float(settings["log_sw"]),
-        tv_weight=10 ** float(settings["log_tv"]),
-        save_every=int(settings["preview_every"]),
-        optimizer=settings["optimizer"],
-        init=settings["init"],
-        seed=int(settings["seed"]),
-        style_scale=float(settings["style_scale"]),
-        preserve_colors=settings["preserve_colors"],
-        scales=int(settings["scales"]),
-        style_blend=(blend, 1 - blend) if settings.get("style2") else None,
-        time_budget=TIME_BUDGET,
-        lr=None,
-    )
+DEFAULTS = _defaults(PRESETS[DEFAULT_PRESET])
+#: An image input as the checked component hands it over.
+Input = Upload | Rejected | None
+
+
+def _config(settings: dict[str, Any], two_styles: bool) -> StyleConfig:
+    size, iterations = NUMBERS["size"].parse(settings["size"]), NUMBERS["iterations"].parse(settings["iterations"])
+    budget = hosting.run_budget(HW, int(size), int(iterations))
+    return controls.to_config(settings, HW, two_styles=two_styles, time_budget=budget)
 
 
 def _plot(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -93,84 +87,184 @@ def _status(done: int, total: int, seconds: float, final: bool = False, notes: l
     return f"{verb}: step {done} / {total}, {seconds:.1f} s.{note}{extra}"
 
 
-def run(content: str | None, style: str | None, style2: str | None, blend: float, preset: str, iterations: float,
-        size: float, log_cw: float, log_sw: float, log_tv: float, preview_every: float, optimizer: str, init: str,
-        seed: float, style_scale: float, preserve_colors: str, scales: float,
-        progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
-    """Stream (preview, loss plot, status, download) while the optimisation runs."""
-    settings = dict(locals())
+def _lease(*args: Any, **kwargs: Any) -> int:
+    """ZeroGPU's ``duration``: called with stylize()'s arguments; the validator already checked them."""
+    bound = inspect.signature(stylize).bind(*args, **kwargs)
+    bound.apply_defaults()
     try:
-        config = _config(settings)
+        size = NUMBERS["size"].parse(bound.arguments["size"])
+        iterations = NUMBERS["iterations"].parse(bound.arguments["iterations"])
+    except ConfigError:
+        return hosting.MIN_LEASE_S  # the run itself will refuse these values at once
+    return hosting.lease_seconds(int(size), int(iterations))
+
+
+def stylize(content: Input, style: Input, style2: Input = None,
+               blend: float = DEFAULTS["blend"], preset: str = DEFAULTS["preset"],
+               iterations: float = DEFAULTS["iterations"], size: float = DEFAULTS["size"],
+               log_cw: float = DEFAULTS["log_cw"], log_sw: float = DEFAULTS["log_sw"],
+               log_tv: float = DEFAULTS["log_tv"], preview_every: float = DEFAULTS["preview_every"],
+               optimizer: str = DEFAULTS["optimizer"], init: str = DEFAULTS["init"], seed: float = DEFAULTS["seed"],
+               style_scale: float = DEFAULTS["style_scale"], preserve_colors: str = DEFAULTS["preserve_colors"],
+               scales: float = DEFAULTS["scales"],
+               progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
+    """Paint a photo in the style of an artwork (Gatys et al. neural style transfer on VGG19).
+
+    Streams previews while the picture is optimised, then the finished PNG.
+
+    Args:
+        content: the photo whose layout is kept.
+        style: the artwork whose colours and textures are copied.
+        style2: optional second artwork, blended with the first.
+        blend: share of the first artwork when there are two (0 to 1).
+        preset: "seed" (the original design) or "gatys" (the paper's settings).
+        iterations: optimisation steps; more is slower and stronger.
+        size: long side of the result in pixels.
+        log_cw: content weight, as a power of ten.
+        log_sw: style weight, as a power of ten.
+        log_tv: smoothness (total variation) weight, as a power of ten.
+        preview_every: send a preview every this many steps.
+        optimizer: "adam" or "lbfgs".
+        init: start from the "content" photo, "noise" or the "style" image.
+        seed: random seed for noise.
+        style_scale: artwork size relative to the result; above 1 gives bigger brush strokes.
+        preserve_colors: "none", "luminance" (keep the photo's colours) or "match".
+        scales: coarse-to-fine scales (0 picks automatically).
+    """
+    settings = {
+        "blend": blend, "preset": preset, "iterations": iterations, "size": size, "log_cw": log_cw,
+        "log_sw": log_sw, "log_tv": log_tv, "preview_every": preview_every, "optimizer": optimizer, "init": init,
+        "seed": seed, "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales,
+    }  # fmt: skip
+    try:
+        config = _config(settings, two_styles=style2 is not None)
         if MODELS.extractor is None:
             raise StylecoreError(MODELS.weights_error)
-        content_image = service.read_upload(content, "a content image", MAX_SIDE * 4)
-        styles = [service.read_upload(style, "a style image", MAX_SIDE * 4)]
-        if style2:
-            styles.append(service.read_upload(style2, "a second style image", MAX_SIDE * 4))
-        update = None
-        for update in service.stream(MODELS, content_image, styles, config):
-            p = update.progress
-            progress((p.iteration, p.iterations), desc="Stylising", unit="steps")
-            preview, plot = (update.preview, _plot(update.losses)) if update.preview else (gr.skip(), gr.skip())
-            yield preview, plot, _status(p.iteration, p.iterations, p.elapsed, notes=update.notes), gr.skip()
-        assert update is not None and update.preview is not None  # the last step is always a snapshot
-        path = service.save_result(update.preview, config, MODELS)
+        photo = service.read_upload(content, "a content photo", config.size)
+        style_side = max(32, round(config.size * config.style_scale))
+        uploads = [style] + ([style2] if style2 else [])
+        styles = [service.read_upload(u, "a style image", style_side) for u in uploads]
+        yield from _stream(photo, styles, config, service.result_name(content, style), progress)
+    except StylecoreError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
+            progress: gr.Progress) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
+    throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
+    for update in service.stream(MODELS, photo, styles, config):
         p = update.progress
-        yield (
-            update.preview,
-            _plot(update.losses),
-            _status(p.iteration, p.iterations, p.elapsed, True, update.notes),
-            str(path),
-        )
-    except StylecoreError as exc:
-        raise _error(exc) from None
+        if update.final:
+            path = service.save_result(update.preview, config, MODELS, OUTPUTS, name)
+            status = _status(p.iteration, p.iterations, p.elapsed, True, update.notes)
+            yield (photo, update.preview), _plot(update.losses), status, str(path)
+        elif throttle(force=update.preview is not None):
+            progress((p.iteration, p.iterations), desc="Stylising", unit="steps")
+            slider = (photo, update.preview) if update.preview else gr.skip()
+            plot = _plot(update.losses) if update.preview else gr.skip()
+            yield slider, plot, _status(p.iteration, p.iterations, p.elapsed, notes=update.notes), gr.skip()
 
 
-def memory_estimate(content: str | None, size: float, preset: str, optimizer: str) -> str:
-    """Markdown next to the size slider; a bad upload just gives the square-image estimate."""
+#: What the Run button calls: on ZeroGPU, inside a GPU lease sized by _lease().
+gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
+
+
+def check_run(*args: Any, request: gr.Request | None = None) -> list[dict[str, Any]]:
+    """Gradio calls this before a run joins the queue: bad inputs and busy clients never wait in it.
+
+    Returns one ``gr.validate`` per input, as Gradio wants; the first problem found is reported.
+    """
+    names = [name for name in inspect.signature(stylize).parameters if name != "progress"]
+    values = dict(zip(names, args, strict=True))
+    verdicts = {name: gr.validate(True, "") for name in names}
+    name, problem = _first_problem(values, request)
+    if problem:
+        verdicts[name] = gr.validate(False, problem)
+    return list(verdicts.values())
+
+
+def _first_problem(values: dict[str, Any], request: gr.Request | None) -> tuple[str, str | None]:
+    for name in ("content", "style", "style2"):
+        if isinstance(values[name], Rejected):
+            return name, values[name].message
+    if values["content"] is None or values["style"] is None:
+        return ("content" if values["content"] is None else "style"), "Please upload a content photo and a style image."
+    settings = {k: v for k, v in values.items() if k not in ("content", "style", "style2")}
     try:
-        image = service.read_upload(content, "", MAX_SIDE * 4) if content else None
-    except StylecoreError:
-        image = None
-    return service.memory_note(image, min(int(size), MAX_SIDE), PRESETS[preset].with_overrides(optimizer=optimizer))
+        _config(settings, two_styles=values["style2"] is not None)
+    except ConfigError as exc:
+        return _blame(str(exc)), f"{str(exc)[0].upper()}{str(exc)[1:]}."
+    return "content", LIMIT.admit(client_keys(request), pending_keys(demo._queue, "stylize"))
 
 
-def extract(image: str | None) -> tuple[str, dict[str, Any], str]:
-    """Gram matrices of conv1_1 … conv5_1 (ONNX Runtime) as .npz, plus a JSON summary."""
+def _blame(message: str) -> str:
+    """The control a config message is about (by its label), else the first setting."""
+    return next((name for name, n in NUMBERS.items() if message.startswith(n.label)), "iterations")
+
+
+def memory_estimate(content: Input, size: float, preset: str, optimizer: str) -> str:
+    """Markdown under the size slider, from the upload's header (nothing is decoded)."""
     try:
-        picture = service.read_upload(image, "an image", MAX_SIDE)
-        path, summary = service.extract_grams(MODELS, picture)
+        side = int(NUMBERS["size"].parse(size))
+        chosen = PRESETS[controls.choice("preset", preset)]
+        config = chosen.with_overrides(optimizer=controls.choice("optimizer", optimizer))
+    except ConfigError as exc:
+        return str(exc)
+    return service.memory_note(content.size if isinstance(content, Upload) else None, side, config, HW.on_gpu)
+
+
+def extract(image: Input) -> tuple[str, dict[str, Any], str]:
+    """Gram matrices of VGG19's conv1_1 … conv5_1 for one image, computed with ONNX Runtime.
+
+    Args:
+        image: the image to describe; its long side is reduced to the app's size limit first.
+    """
+    try:
+        picture = service.read_upload(image, "an image", HW.max_side)
+        path, summary = service.extract_grams(MODELS, picture, OUTPUTS)
     except StylecoreError as exc:
-        raise _error(exc) from None
+        raise gr.Error(str(exc), print_exception=False) from None
     return str(path), summary, f"Served by ONNX Runtime on **{summary['provider']}**."
 
 
 def preset_values(preset: str) -> tuple[Any, ...]:
     """Move the controls to a preset's values when it is picked."""
-    c = PRESETS[preset]
-    return (c.iterations if ON_GPU else min(c.iterations, 100), math.log10(c.content_weight),
+    c = PRESETS[controls.choice("preset", preset)]
+    return (min(c.iterations, HW.default_iterations), math.log10(c.content_weight),
             math.log10(c.style_weight), math.log10(c.tv_weight), c.optimizer, c.init)  # fmt: skip
-
-
-if ON_GPU:
-    try:  # ZeroGPU Spaces: ask for a GPU slot sized to the run
-        import spaces
-
-        def _duration(*args: Any, **kwargs: Any) -> int:
-            bound = inspect.signature(run).bind(*args, **kwargs).arguments
-            return service.gpu_seconds(int(bound["size"]), int(bound["iterations"]))
-
-        run = spaces.GPU(duration=_duration)(run)
-    except ImportError:
-        pass
 
 
 def _notice() -> str:
     if MODELS.weights_error:
         return f"⚠️ **Style transfer is unavailable: no VGG19 weights.** {MODELS.weights_error}"
-    if not MODELS.trained:
-        return "⚠️ Running with **untrained random VGG19 weights** (`STYLECORE_WEIGHTS=random`): results are not art."
-    return f"Weights: {MODELS.weights_label}. Device: {'GPU' if ON_GPU else 'CPU (keep sizes small)'}."
+    weights = (
+        "⚠️ Running with **untrained random VGG19 weights** (`STYLECORE_WEIGHTS=random`): results are not art."
+        if not MODELS.trained
+        else f"Weights: {MODELS.weights_label}."
+    )
+    return f"{weights} {_limits_text()}"
+
+
+def _limits_text() -> str:
+    where = {"zerogpu": "a shared ZeroGPU", "gpu": "a GPU", "cpu": "a CPU (keep sizes small)"}[HW.kind]
+    text = f"Runs on {where}: results up to {HW.max_side} px, {HW.per_client} runs per visitor at a time."
+    if HW.kind == "zerogpu":
+        text += (
+            f" Each run holds the GPU for at most {hosting.MAX_LEASE_S} s and stops with its picture before that;"
+            " ZeroGPU gives visitors a few GPU minutes a day (more when signed in, most with PRO)."
+        )
+    else:
+        text += f" A run stops with its picture after {HW.time_budget_s:g} s."
+    return text
+
+
+def _slider(name: str, **kwargs: Any) -> gr.Slider:
+    n = NUMBERS[name]
+    return gr.Slider(n.low, n.high, value=DEFAULTS[name], step=n.step, label=n.label, **kwargs)
+
+
+def _radio(name: str, label: str) -> gr.Radio:
+    return gr.Radio(list(controls.CHOICES[name]), value=DEFAULTS[name], label=label)
 
 
 def _images() -> dict[str, Any]:
@@ -180,42 +274,48 @@ def _images() -> dict[str, Any]:
             style = checked_image(label="Style image", sources=["upload", "clipboard"], height=320)
             with gr.Accordion("Blend a second style", open=False):
                 style2 = checked_image(label="Second style image (optional)", height=200)
-                blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the first style")
-        result = gr.Image(label="Result", type="pil", format="png", interactive=False, height=320, elem_id="result")
-    examples = [
-        [str(service.EXAMPLES / "chelsea.jpg"), str(service.EXAMPLES / f)] for f in ("strokes.png", "hubble.jpg")
-    ]
-    gr.Examples(examples, inputs=[content, style])
-    return {"content": content, "style": style, "style2": style2, "blend": blend, "result": result}
+                blend = _slider("blend")
+    gr.Examples([[str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / f)] for f in ("strokes.png", "hubble.jpg")],
+                inputs=[content, style])  # fmt: skip
+    return {"content": content, "style": style, "style2": style2, "blend": blend}
 
 
 def _settings() -> dict[str, Any]:
-    """The run settings, named as run()'s parameters."""
+    """The run settings, keyed as stylize()'s parameters."""
     with gr.Accordion("Settings", open=True):
         with gr.Row():
-            preset = gr.Dropdown(
-                sorted(PRESETS), value="seed", label="Preset", info="seed: the design; gatys: the paper"
-            )
-            iterations = gr.Slider(
-                1, 2000, value=1000 if ON_GPU else 100, step=1, label="Iterations", elem_id="iterations"
-            )
+            preset = gr.Dropdown(list(controls.CHOICES["preset"]), value=DEFAULTS["preset"], label="Preset",
+                                 info="seed: the design; gatys: the paper")  # fmt: skip
+            iterations = _slider("iterations", elem_id="iterations")
             with gr.Column():
-                default_size = 512 if ON_GPU else 256
-                size = gr.Slider(64, MAX_SIDE, value=default_size, step=32, label="Output size (px)", elem_id="size")
+                size = _slider("size", elem_id="size")
                 memory = gr.Markdown(elem_id="memory")
-            preview_every = gr.Slider(1, 200, value=10, step=1, label="Preview every N steps")
+            preview_every = _slider("preview_every")
         with gr.Row():
-            log_cw = gr.Slider(-2, 3, value=0, step=0.1, label="Content weight (log10)")
-            log_sw = gr.Slider(-2, 4, value=1, step=0.1, label="Style weight (log10)")
-            log_tv = gr.Slider(-4, 2, value=0, step=0.1, label="Smoothness / TV weight (log10)")
-            style_scale = gr.Slider(0.25, 2, value=1, step=0.05, label="Style scale", info="> 1: bigger brush strokes")
+            log_cw, log_sw, log_tv = _slider("log_cw"), _slider("log_sw"), _slider("log_tv")
+            style_scale = _slider("style_scale", info="> 1: bigger brush strokes")
         with gr.Row():
-            preserve_colors = gr.Radio(["none", "luminance", "match"], value="none", label="Keep the photo's colours")
-            scales = gr.Slider(0, 4, value=1, step=1, label="Coarse-to-fine scales", info="0: automatic")
-            optimizer = gr.Radio(["adam", "lbfgs"], value="adam", label="Optimiser")
-            init = gr.Radio(["content", "noise", "style"], value="content", label="Start from")
-            seed = gr.Number(0, precision=0, label="Seed")
-    return dict(locals())
+            preserve_colors = _radio("preserve_colors", "Keep the photo's colours")
+            scales = _slider("scales", info="0: automatic")
+            optimizer, init = _radio("optimizer", "Optimiser"), _radio("init", "Start from")
+            seed = gr.Number(DEFAULTS["seed"], precision=0, label="Seed", minimum=0)
+    return {
+        "preset": preset, "iterations": iterations, "size": size, "memory": memory, "preview_every": preview_every,
+        "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv, "style_scale": style_scale,
+        "preserve_colors": preserve_colors, "scales": scales, "optimizer": optimizer, "init": init, "seed": seed,
+    }  # fmt: skip
+
+
+def _outputs() -> dict[str, Any]:
+    with gr.Row():
+        result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False,
+                                elem_id="result", max_height=640)  # fmt: skip
+        with gr.Column():
+            status = gr.Markdown(label="Status")
+            plot = gr.LinePlot(x="iteration", y="loss", color="term", color_map=TERM_COLORS,
+                               label="Weighted loss terms", height=260)  # fmt: skip
+            download = gr.File(label="Download PNG", interactive=False)
+    return {"result": result, "status": status, "plot": plot, "download": download}
 
 
 def _extract_tab() -> None:
@@ -225,14 +325,18 @@ def _extract_tab() -> None:
             probe = checked_image(label="Image")
             with gr.Column():
                 button = gr.Button("Extract", variant="primary")
-                provider = gr.Markdown()
+                provider = gr.Markdown(label="Provider")
                 grams_file = gr.File(label="Gram matrices (.npz)")
                 summary = gr.JSON(label="Summary")
     button.click(extract, probe, [grams_file, summary, provider], api_name="extract", concurrency_limit=4)
 
 
+CSS = "#result img { image-rendering: auto; width: 100%; height: auto; object-fit: contain; }"
+
+
 def build() -> gr.Blocks:
-    with gr.Blocks(title="stylecore: neural style transfer", analytics_enabled=False) as demo:
+    with gr.Blocks(title="stylecore: neural style transfer", analytics_enabled=False,
+                   delete_cache=(CACHE_S // 4, CACHE_S)) as blocks:  # fmt: skip
         gr.Markdown("# Neural style transfer\nGatys et al. on VGG19: pick a photo and a painting, press Run.")
         gr.Markdown(_notice())
         with gr.Tab("Stylise"):
@@ -240,31 +344,38 @@ def build() -> gr.Blocks:
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id="run")
                 stop_button = gr.Button("Stop", variant="stop")
-            status = gr.Markdown()
-            with gr.Row():
-                plot = gr.LinePlot(x="iteration", y="loss", color="term", label="Weighted loss terms", height=260)
-                download = gr.File(label="Download PNG", interactive=False)
+            out = _outputs()
             ui |= _settings()
         _extract_tab()
-        inputs = [ui[name] for name in inspect.signature(run).parameters if name != "progress"]
-        run_event = run_button.click(run, inputs, [ui["result"], plot, status, download], api_name="stylize")
+        inputs = [ui[name] for name in inspect.signature(stylize).parameters if name != "progress"]
+        run_event = run_button.click(
+            gpu_stylize, inputs, [out["result"], out["plot"], out["status"], out["download"]], api_name="stylize",
+            validator=check_run, concurrency_limit=HW.concurrency, concurrency_id="stylize",
+        )  # fmt: skip
         stop_button.click(None, cancels=[run_event])
         preset_outputs = [ui[n] for n in ("iterations", "log_cw", "log_sw", "log_tv", "optimizer", "init")]
         ui["preset"].change(preset_values, ui["preset"], preset_outputs, api_visibility="private")
         memory_inputs = [ui[n] for n in ("content", "size", "preset", "optimizer")]
         for trigger in memory_inputs:
             trigger.change(memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
-        demo.load(memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
-    return demo
+        blocks.load(memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
+    return blocks
 
 
 demo = build()
-demo.queue(max_size=16, default_concurrency_limit=1)  # one run at a time fits one GPU
+demo.queue(max_size=HW.queue_size, default_concurrency_limit=1)
 
 
 def launch(**overrides: Any) -> Any:
     """Start serving; host and port default to $GRADIO_SERVER_NAME / $GRADIO_SERVER_PORT."""
-    options: dict[str, Any] = {"max_file_size": MAX_UPLOAD, "enable_monitoring": False, "show_error": False}
+    options: dict[str, Any] = {
+        "max_file_size": MAX_UPLOAD,
+        "enable_monitoring": False,
+        "show_error": False,
+        "css": CSS,
+        "mcp_server": importlib.util.find_spec("mcp") is not None,  # the gradio[mcp] extra
+        "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)]},
+    }
     return demo.launch(**{**options, **overrides})
 
 

@@ -6,16 +6,15 @@ Gradio callbacks in ``app.py`` are thin adapters over these functions.
 from __future__ import annotations
 
 import json
-import tempfile
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from stylecore import (
@@ -25,6 +24,7 @@ from stylecore import (
     StylecoreError,
     VGGExtractor,
     WeightsError,
+    WeightsSource,
     gram_matrix,
     open_image,
     pil_to_tensor,
@@ -32,18 +32,22 @@ from stylecore import (
     tensor_to_pil,
     vgg19_extractor,
 )
+from stylecore.config import provenance
 from stylecore.engine import Progress
 from stylecore.imageio import resize_long_side
 from stylecore.memory import estimate_peak_bytes
-from stylecore.onnx_extractor import DEFAULT_ONNX_PATH, OnnxExtractor
+from stylecore.onnx_extractor import OnnxExtractor, file_sha256
 from stylecore.run import StyleRun
+
+from .outputs import OutputDir, seal
+from .uploads import MAX_INPUT_PIXELS, Rejected, Upload
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+ONNX_NAME = "vgg19_extractor.onnx"
 #: Every layer any preset uses, so one extractor serves all runs.
 APP_LAYERS = tuple(dict.fromkeys(name for preset in PRESETS.values() for name in preset.layers))
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "stylecore-demo"
-KEEP_OUTPUTS_S = 3600
+EXPORT_TIMEOUT_S = 900
 
 
 @dataclass
@@ -64,40 +68,76 @@ class Models:
         return bool(self.extractor and self.extractor.weights.trained)
 
 
-def load_models(onnx_path: Path = REPO / DEFAULT_ONNX_PATH) -> Models:
-    """The torch extractor for runs and the ONNX one for /extract (exported if missing)."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+def load_models(onnx_dir: Path, *, device: str = "cpu", onnx_providers: list[str] | None = None) -> Models:
+    """The torch extractor for runs, and the ONNX one for /extract (exported and checked if stale)."""
     try:
         extractor = vgg19_extractor(layers=APP_LAYERS, device=device)
     except WeightsError as exc:
         return Models(None, None, weights_error=str(exc), onnx_error="needs the VGG19 weights first")
     try:
-        return Models(extractor, ensure_onnx(extractor, onnx_path))
-    except Exception as exc:  # the app still serves stylisation without the ONNX endpoint
+        onnx = prepare_onnx(onnx_dir / ONNX_NAME, extractor.weights, providers=onnx_providers)
+    except StylecoreError as exc:  # the app still serves stylisation without the ONNX endpoint
         return Models(extractor, None, onnx_error=f"ONNX extractor unavailable: {exc}")
+    return Models(extractor, onnx)
 
 
-def ensure_onnx(extractor: VGGExtractor, path: Path) -> OnnxExtractor:
-    """Reuse ``path`` if it was exported from these weights, else export it now (a few seconds)."""
-    from export.model import export_onnx, metadata_for, weights_record, write_metadata
+def prepare_onnx(path: Path, weights: WeightsSource, *, providers: list[str] | None = None) -> OnnxExtractor:
+    """A checked ONNX extractor made from ``weights``: reused when its sidecar vouches for it, else exported.
 
-    meta_path = path.with_suffix(".json")
-    current = weights_record(extractor.weights)
-    fresh = path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text())["weights"] == current
-    if not fresh:  # the loaded extractor serves DEFAULT_LAYERS too: no second read of the weights
-        export_onnx(extractor, path, layers=DEFAULT_LAYERS)
-        write_metadata(metadata_for(path, extractor, opset=18), meta_path)
-    onnx = OnnxExtractor(path)
-    onnx.session  # noqa: B018 - load and check now, not on the first request
+    The export runs as ``python -m export`` in a child process with no GPU visible:
+    the same checks as ``make export``, and none of the parent's GPU patching (ZeroGPU).
+    """
+    from export.model import weights_record  # export/ needs onnx; the app has it
+
+    record = weights_record(weights)
+    meta = _sidecar(path)
+    if not _vouches_for(meta, path, record):
+        _export(path.parent, weights.spec)
+        meta = _sidecar(path)
+        if not _vouches_for(meta, path, record):
+            raise StylecoreError("the exported model does not match its sidecar")
+    assert meta is not None
+    onnx = OnnxExtractor(path, sha256=meta["sha256"], providers=providers)
+    onnx.session  # noqa: B018 - load (and hash-check) now, not on the first request
     return onnx
 
 
-def read_upload(path: str | None, what: str, max_side: int) -> Image.Image:
-    """An uploaded file as RGB, its long side at most ``max_side``."""
-    if not path:
+def _sidecar(path: Path) -> dict[str, Any] | None:
+    meta_path = path.with_suffix(".json")
+    try:
+        return dict(json.loads(meta_path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _vouches_for(meta: dict[str, Any] | None, path: Path, weights: dict[str, Any]) -> bool:
+    """The sidecar names these weights and layers, and the file still has the hash it recorded."""
+    if not meta or not path.is_file() or meta.get("layers") != list(DEFAULT_LAYERS):
+        return False
+    return meta.get("weights") == weights and meta.get("sha256") == file_sha256(path)
+
+
+def _export(out_dir: Path, weights: str) -> None:
+    command = [sys.executable, "-m", "export", "--weights", weights, "--out", str(out_dir), "--no-profile"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise StylecoreError(f"the ONNX export took over {EXPORT_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise StylecoreError(lines[-1] if lines else f"the ONNX export failed (exit {done.returncode})")
+
+
+def read_upload(upload: Upload | Rejected | None, what: str, max_side: int) -> Image.Image:
+    """An uploaded file as RGB, decoded at no more than ``max_side`` on the long side."""
+    if upload is None:
         raise StylecoreError(f"please upload {what}")
-    image = open_image(path)
-    return resize_long_side(image, max_side) if max(image.size) > max_side else image
+    if isinstance(upload, Rejected):
+        raise StylecoreError(upload.message)
+    return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=max_side, name=upload.name)
 
 
 @dataclass(frozen=True)
@@ -105,13 +145,20 @@ class Update:
     """One step of a streamed run, for the UI."""
 
     progress: Progress
-    preview: Image.Image | None  # set on snapshot steps only
+    preview: Image.Image | None  # set on snapshot steps, and the final result
     losses: list[dict[str, Any]]  # rows for the loss plot: iteration, term, loss
     notes: list[str]  # notices and why the run stopped early, if it did
+    final: bool = False
+
+
+LOSS_TERMS = ("content", "style", "tv", "total")
 
 
 def stream(models: Models, content: Image.Image, styles: list[Image.Image], config: StyleConfig) -> Iterator[Update]:
-    """Run one stylisation, yielding after every step so a Stop lands within one step."""
+    """Run one stylisation, yielding after every step; the last update carries ``run.result()``.
+
+    A run whose loss turns non-finite ends with the last finite image, as the core keeps it.
+    """
     if models.extractor is None:
         raise StylecoreError(models.weights_error or "no weights")
     content_t = pil_to_tensor(resize_long_side(content, config.size))
@@ -119,30 +166,37 @@ def stream(models: Models, content: Image.Image, styles: list[Image.Image], conf
     style_ts = [pil_to_tensor(resize_long_side(style, style_side)) for style in styles]
     run = StyleRun(content_t, style_ts, config, extractor=models.extractor)
     rows: list[dict[str, Any]] = []
+    progress: Progress | None = None
     for progress in run:
-        losses = progress.losses
-        for term in ("content", "style", "tv", "total"):
-            rows.append({"iteration": progress.iteration, "term": term, "loss": getattr(losses, term)})
+        rows.extend(
+            {"iteration": progress.iteration, "term": term, "loss": getattr(progress.losses, term)}
+            for term in LOSS_TERMS
+        )
         preview = tensor_to_pil(progress.image) if progress.snapshot else None
-        yield Update(progress, preview, rows, run.notices + ([run.stopped] if run.stopped else []))
-    if run.diverged:
-        raise StylecoreError(run.stopped or "the loss became non-finite")
+        yield Update(progress, preview, rows, _notes(run.notices, run.stopped))
+    result = run.result()
+    if progress is None:  # not one finite step
+        raise StylecoreError(result.stopped or "the loss was non-finite from the first step")
+    yield Update(progress, tensor_to_pil(result.image), rows, _notes(result.notices, result.stopped), final=True)
 
 
-def save_result(image: Image.Image, config: StyleConfig, models: Models) -> Path:
-    """The final PNG, with the weights and settings in its metadata."""
-    meta = {"stylecore:weights": models.weights_label, "stylecore:config": json.dumps(asdict(config))}
-    return save_image(image, _output_path(".png"), meta)
+def _notes(notices: list[str], stopped: str | None) -> list[str]:
+    return notices + ([stopped] if stopped else [])
 
 
-def extract_grams(models: Models, image: Image.Image) -> tuple[Path, dict[str, Any]]:
+def save_result(image: Image.Image, config: StyleConfig, models: Models, outputs: OutputDir, name: str) -> Path:
+    """The final PNG, with the weights and settings in its metadata, owner-readable only."""
+    return seal(save_image(image, outputs.new_file(name), provenance(config, models.weights_label)))
+
+
+def extract_grams(models: Models, image: Image.Image, outputs: OutputDir) -> tuple[Path, dict[str, Any]]:
     """Gram matrices of the five default layers via ONNX Runtime: an .npz and a summary."""
     if models.onnx is None:
         raise StylecoreError(models.weights_error or models.onnx_error or "ONNX extractor unavailable")
     features = models.onnx(pil_to_tensor(image))
     grams = {name: gram_matrix(f)[0].numpy() for name, f in features.items()}
-    path = _output_path(".npz")
-    np.savez_compressed(path, **grams)
+    path = outputs.new_file("grams.npz")
+    np.savez_compressed(path, **grams)  # type: ignore[arg-type]
     summary = {
         "provider": models.onnx.providers[0],
         "weights": models.weights_label,
@@ -152,29 +206,34 @@ def extract_grams(models: Models, image: Image.Image) -> tuple[Path, dict[str, A
             for n, g in grams.items()
         ],
     }
-    return path, summary
+    return seal(path), summary
 
 
-def memory_note(content: Image.Image | None, size: int, config: StyleConfig) -> str:
-    """The estimated peak memory of a run, shown next to the size slider."""
-    width, height = content.size if content else (size, size)
-    scale = size / max(width, height)
+def memory_note(size: tuple[int, int] | None, side: int, config: StyleConfig, on_gpu: bool) -> str:
+    """The estimated peak memory of a run (content ``size`` as width, height), shown under the size slider."""
+    width, height = size or (side, side)
+    scale = side / max(width, height)
     estimate = estimate_peak_bytes(max(1, round(height * scale)), max(1, round(width * scale)), config)
-    where = "GPU" if torch.cuda.is_available() else "RAM"
+    where = "GPU" if on_gpu else "RAM"
     return f"Estimated peak {where} for this run: **{estimate / 2**30:.2f} GiB** (plus ~0.7 GiB for PyTorch itself)."
 
 
-def gpu_seconds(size: int, iterations: int) -> int:
-    """ZeroGPU slot for a run: start-up plus a generous per-step guess (not yet measured on a GPU)."""
-    seconds_per_step = 0.03 * (size / 512) ** 2
-    return int(min(300, 20 + iterations * seconds_per_step))
+class Throttle:
+    """True at most every ``interval`` seconds (and always when forced): UI updates, not one per GPU step."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        self.interval, self.clock = interval, clock
+        self._last = -float("inf")
+
+    def __call__(self, force: bool = False) -> bool:
+        now = self.clock()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
 
 
-def _output_path(suffix: str) -> Path:
-    """A fresh file in the demo's output folder; files older than an hour are removed."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for old in OUTPUT_DIR.iterdir():
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    return OUTPUT_DIR / f"{uuid.uuid4().hex}{suffix}"
+def result_name(*uploads: Upload | Rejected | None) -> str:
+    """``stylecore-<content>-<style>.png`` from the uploads' own names."""
+    stems = [Path(u.name).stem for u in uploads if isinstance(u, Upload)]
+    return "-".join(["stylecore", *stems]) + ".png"

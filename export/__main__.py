@@ -1,71 +1,127 @@
 """``python -m export``: write the ONNX extractor, check it, profile it.
 
-Exits non-zero, with one line on stderr, if any check fails.
+Every argument is checked before anything is exported; any failure is one line
+on stderr and a non-zero exit. A layer subset is written beside the default
+model (``vgg19_extractor-conv1_1.onnx``), never over it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 from stylecore import DEFAULT_LAYERS, StylecoreError, VGGExtractor, vgg19_extractor
+from stylecore.extractor import layer_names
 from stylecore.onnx_extractor import OnnxExtractor
 
 from . import checks, profiling, report
-from .model import export_onnx, metadata_for, write_metadata
+from .model import MIN_OPSET, export_onnx, max_opset, metadata_for, model_path, write_metadata
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1, got {text!r}")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    values = _positive_ints(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one whole number, got {text!r}")
+    return values[0]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    parser = _Parser(prog="python -m export", description=__doc__)
     parser.add_argument(
         "--weights", help="imagenet, random[:SEED] or a checkpoint (default: $STYLECORE_WEIGHTS, then imagenet)"
     )
     parser.add_argument(
         "--layers", default=",".join(DEFAULT_LAYERS), help="comma-separated outputs (default: %(default)s)"
     )
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 18 (default: %(default)s)")
+    parser.add_argument("--opset", type=int, default=MIN_OPSET, help="ONNX opset (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("artifacts"), help="output folder (default: %(default)s)")
     parser.add_argument(
         "--opt-level", choices=list(profiling.OPT_LEVELS), default="all", help="ORT graph optimisation for the profile"
     )
-    parser.add_argument("--sizes", default="128,256,512", help="latency table sizes (default: %(default)s)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement (default: %(default)s)")
     parser.add_argument(
-        "--profile-size", type=int, default=256, help="image side for the op profile (default: %(default)s)"
+        "--sizes", type=_positive_ints, default=(128, 256, 512), help="latency table sizes (default: 128,256,512)"
     )
+    parser.add_argument("--runs", type=_positive_int, default=5, help="timed runs per measurement (default: 5)")
+    parser.add_argument(
+        "--profile-size", type=_positive_int, default=256, help="image side for the op profile (default: 256)"
+    )
+    parser.add_argument("--no-profile", action="store_true", help="export and check only (what the app does)")
     return parser
 
 
-def export_and_check(
-    args: argparse.Namespace, extractor: VGGExtractor
-) -> tuple[Path, dict, list[str], list[checks.ParityRow]]:
-    path = export_onnx(extractor, args.out / "vgg19_extractor.onnx", opset=args.opset)
+@dataclass(frozen=True)
+class Request:
+    """Validated arguments: nothing is exported until all of these are known to be good."""
+
+    weights: str | None
+    layers: tuple[str, ...]
+    opset: int
+    path: Path
+
+
+def validate(args: argparse.Namespace) -> Request:
+    """Check every argument before the (slow) export; raises :class:`StylecoreError`."""
+    layers = layer_names(part for part in args.layers.split(",") if part.strip())
+    if not MIN_OPSET <= args.opset <= max_opset():
+        raise StylecoreError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {args.opset}")
+    _check_out_dir(args.out)
+    return Request(args.weights, layers, args.opset, model_path(args.out, layers))
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise StylecoreError(f"--out {out} is a file; give a folder")
+    existing = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise StylecoreError(f"--out {out}: cannot write in {existing}")
+
+
+def export_and_check(request: Request, extractor: VGGExtractor) -> tuple[dict[str, Any], list[checks.ParityRow]]:
+    """Write the model, run every check, then write the metadata (only for a model that passed)."""
+    path = export_onnx(extractor, request.path, layers=request.layers, opset=request.opset)
     checks.check_model(path)
-    onnx_extractor = OnnxExtractor(path, layers=extractor.layers)
+    onnx_extractor = OnnxExtractor(path, layers=request.layers)
     providers = checks.assert_providers(onnx_extractor)
     parity = checks.ort_parity(extractor, onnx_extractor) + checks.reference_parity(path, extractor)
     checks.assert_parity(parity)
-    metadata = metadata_for(path, extractor, args.opset)
+    metadata = metadata_for(path, extractor)
     metadata["checks"] = {
         "providers": providers,
         "parity_tolerance": checks.PARITY_TOLERANCE,
         "max_relative_error": max(r.rel_error for r in parity),
     }
     write_metadata(metadata, path.with_suffix(".json"))
-    return path, metadata, providers, parity
+    return metadata, parity
 
 
-def profile(
-    args: argparse.Namespace, extractor: VGGExtractor, path: Path, providers: list[str], parity: list[checks.ParityRow]
-) -> str:
-    sizes = [int(s) for s in args.sizes.split(",")]
+def profile(args: argparse.Namespace, extractor: VGGExtractor, path: Path, metadata: dict[str, Any],
+            parity: list[checks.ParityRow]) -> str:  # fmt: skip
+    providers = metadata["checks"]["providers"]
     ops = profiling.profile_ort(path, args.out, size=args.profile_size, runs=args.runs, opt_level=args.opt_level)
     sections = [
         f"# VGG19 extractor: ONNX export report\n\nMachine: {profiling.machine()}.\n",
         report.parity_section(parity),
-        report.latency_section(profiling.latency_table(path, extractor, sizes, args.runs), providers, args.runs),
+        report.latency_section(profiling.latency_table(path, extractor, args.sizes, args.runs), providers, args.runs),
         report.ops_section(ops, args.profile_size),
         report.opt_level_section(profiling.opt_level_ms(path, args.profile_size, args.runs), args.profile_size),
     ]
@@ -75,16 +131,21 @@ def profile(
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        extractor = vgg19_extractor(layers=args.layers.split(","), weights=args.weights, progress=True)
-        path, metadata, providers, parity = export_and_check(args, extractor)
-        print(f"wrote {path} ({metadata['bytes'] / 1e6:.1f} MB, opset {args.opset}, IR {metadata['ir_version']})")
+        request = validate(args)
+        extractor = vgg19_extractor(layers=request.layers, weights=request.weights, progress=True)
+        metadata, parity = export_and_check(request, extractor)
+        print(f"wrote {request.path} ({metadata['bytes'] / 1e6:.1f} MB, opset {metadata['opset']}, "
+              f"IR {metadata['ir_version']})")  # fmt: skip
         tolerance = checks.PARITY_TOLERANCE
-        print(f"checks passed: onnx.checker, strict shapes, parity <= {tolerance:g}, providers {providers}")
-        markdown = profile(args, extractor, path, providers, parity)
-    except (StylecoreError, checks.ExportCheckError) as exc:
+        print(f"checks passed: onnx.checker, strict shapes, parity <= {tolerance:g}, "
+              f"providers {metadata['checks']['providers']}")  # fmt: skip
+        if args.no_profile:
+            return 0
+        markdown = profile(args, extractor, request.path, metadata, parity)
+        (args.out / "profile.md").write_text(markdown)
+    except (StylecoreError, checks.ExportCheckError, OSError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 1
-    (args.out / "profile.md").write_text(markdown)
     print(markdown)
     print(json.dumps(metadata["weights"]))
     return 0

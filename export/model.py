@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import platform
 from collections.abc import Sequence
@@ -15,11 +14,30 @@ import onnxruntime
 import torch
 from torch import Tensor, nn
 
-from stylecore.extractor import VGGExtractor, layer_names
+from stylecore.extractor import DEFAULT_LAYERS, VGGExtractor, layer_names, min_side
+from stylecore.onnx_extractor import file_sha256
 from stylecore.weights import WeightsSource
 
 INPUT_NAME = "image"
-MIN_SIDE = 16  # four max-pools before conv5_1
+MODEL_STEM = "vgg19_extractor"
+MIN_OPSET = 18  # the oldest opset torch's dynamo exporter writes
+
+
+def max_opset() -> int:
+    """The newest opset this onnx package knows."""
+    return int(onnx.defs.onnx_opset_version())
+
+
+def model_path(out_dir: Path, layers: Sequence[str]) -> Path:
+    """The default five layers get the plain name; a subset is named after its layers, beside it."""
+    names = layer_names(layers)
+    suffix = "" if names == DEFAULT_LAYERS else "-" + "-".join(names)
+    return out_dir / f"{MODEL_STEM}{suffix}.onnx"
+
+
+def written_opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset recorded in the model (what was written, whatever was asked)."""
+    return max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
 class _TupleOutputs(nn.Module):
@@ -39,9 +57,10 @@ def export_onnx(extractor: VGGExtractor, path: Path, *, layers: Sequence[str] | 
     Exports a CPU copy, so a caller's extractor stays where it is (the app's may be on a GPU).
     """
     outputs = layer_names(layers) if layers is not None else extractor.layers
+    side = min_side(outputs)
     batch = torch.export.Dim("batch", min=1, max=256)
-    height = torch.export.Dim("height", min=MIN_SIDE, max=8192)
-    width = torch.export.Dim("width", min=MIN_SIDE, max=8192)
+    height = torch.export.Dim("height", min=side, max=8192)
+    width = torch.export.Dim("width", min=side, max=8192)
     example = torch.rand(2, 3, 64, 64)
     program = torch.onnx.export(
         _TupleOutputs(copy.deepcopy(extractor).cpu(), outputs).eval(),
@@ -60,31 +79,24 @@ def export_onnx(extractor: VGGExtractor, path: Path, *, layers: Sequence[str] | 
     return path
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def weights_record(source: WeightsSource) -> dict[str, Any]:
     """Provenance of the exported weights (file sources get a sha256)."""
-    record: dict[str, Any] = {"kind": source.kind, "label": source.label}
+    record: dict[str, Any] = {"kind": source.kind, "spec": source.spec, "label": source.label}
     if source.kind == "random":
         record["seed"] = source.seed
     if source.path is not None:
-        record.update(path=str(source.path), sha256=sha256(source.path))
+        record.update(path=str(source.path), sha256=file_sha256(source.path))
     return record
 
 
-def metadata_for(path: Path, extractor: VGGExtractor, opset: int) -> dict[str, Any]:
+def metadata_for(path: Path, extractor: VGGExtractor) -> dict[str, Any]:
     model = onnx.load(str(path), load_external_data=False)
+    layers = [output.name for output in model.graph.output]
     return {
         "model": path.name,
-        "sha256": sha256(path),
+        "sha256": file_sha256(path),
         "bytes": path.stat().st_size,
-        "layers": [output.name for output in model.graph.output],
+        "layers": layers,
         "input": {
             "name": INPUT_NAME,
             "layout": "NCHW",
@@ -92,9 +104,9 @@ def metadata_for(path: Path, extractor: VGGExtractor, opset: int) -> dict[str, A
             "color": "RGB in [0, 1]",
             "normalisation": "ImageNet mean/std, inside the graph",
             "dynamic": ["batch", "height", "width"],
-            "min_side": MIN_SIDE,
+            "min_side": min_side(layers),
         },
-        "opset": opset,
+        "opset": written_opset(model),
         "ir_version": model.ir_version,
         "weights": weights_record(extractor.weights),
         "versions": {

@@ -1,14 +1,35 @@
-"""stylecore: Gatys-style neural style transfer on VGG19."""
+"""stylecore: Gatys-style neural style transfer on VGG19.
 
-from .config import PRESETS, StyleConfig
-from .engine import LossTerms, Progress, StyleResult, resolve_device
-from .errors import ConfigError, ImageError, StylecoreError, WeightsError
-from .extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
-from .imageio import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
-from .run import StyleRun, stylize
-from .weights import WEIGHTS_ENV, WeightsSource, resolve_weights
+Names are imported on first use (PEP 562), so ``import stylecore`` and the CLI's
+start-up do not pay for torch until something needs it.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import PRESETS, StyleConfig
+    from .engine import LossTerms, Progress, StyleResult, resolve_device
+    from .errors import ConfigError, ImageError, StylecoreError, WeightsError
+    from .extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
+    from .imageio import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
+    from .losses import content_loss, gram_matrix, style_loss, tv_loss
+    from .run import StyleRun, stylize
+    from .weights import WEIGHTS_ENV, WeightsSource, resolve_weights
+
+_HOMES = {
+    "config": ("PRESETS", "StyleConfig"),
+    "engine": ("LossTerms", "Progress", "StyleResult", "resolve_device"),
+    "errors": ("ConfigError", "ImageError", "StylecoreError", "WeightsError"),
+    "extractor": ("DEFAULT_LAYERS", "VGG19_LAYERS", "VGGExtractor", "layer_name", "vgg19_extractor"),
+    "imageio": ("load_image", "open_image", "pil_to_tensor", "save_image", "tensor_to_pil"),
+    "losses": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
+    "run": ("StyleRun", "stylize"),
+    "weights": ("WEIGHTS_ENV", "WeightsSource", "resolve_weights"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "DEFAULT_LAYERS",
     "PRESETS",
@@ -41,3 +62,15 @@ __all__ = [
     "vgg19_extractor",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'stylecore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*globals(), *__all__]

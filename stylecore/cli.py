@@ -2,35 +2,61 @@
 
 Options are generated from :class:`stylecore.StyleConfig`, so every default is
 defined once, there. Expected errors become one line on stderr and exit 1.
+
+Only the standard library is imported at module level: :func:`main` installs
+its SIGINT/SIGTERM handling first, so a Ctrl-C while torch is still importing
+ends the program with one line instead of a traceback (or being lost).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
 import sys
+import tempfile
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, Field, asdict
+from dataclasses import MISSING, Field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, get_origin, get_type_hints
 
-from tqdm import tqdm
-
-from .config import PRESETS, StyleConfig, config_fields
-from .engine import Progress, StyleResult, resolve_device
-from .errors import StylecoreError
-from .extractor import VGG19_LAYERS, build_vgg19_trunk, vgg19_extractor
-from .imageio import load_image, save_image
-from .run import stylize
-from .weights import load_weights_into, resolve_weights, save_features_safetensors
+if TYPE_CHECKING:
+    from .config import StyleConfig
+    from .engine import StyleResult
+    from .errors import StylecoreError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, not usage + error
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Interrupts:
+    """SIGINT and SIGTERM: abort before the run starts; during it, the first asks it to stop and save.
+
+    A second signal during the run aborts at once.
+    """
+
+    def __init__(self) -> None:
+        self.running = False  # True while the optimisation loop can stop cleanly
+        self.received: str | None = None  # the signal that asked the run to stop
+
+    def handle(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.running and self.received is None:
+            self.received = signal.Signals(signum).name
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _comma_list(item: type) -> Any:
@@ -57,6 +83,9 @@ def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import PRESETS, StyleConfig, config_fields
+    from .extractor import VGG19_LAYERS
+
     parser = _Parser(
         prog="stylecore",
         description="Neural style transfer (Gatys et al.) on VGG19.",
@@ -76,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
     """The preset, with every option the user gave on top."""
+    from .config import PRESETS, config_fields
+
     given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
     return PRESETS[args.preset].with_overrides(**given)
 
@@ -86,53 +117,80 @@ def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
     return output.with_name(f"{output.stem}_{iteration:0{width}d}{output.suffix}")
 
 
-@contextmanager
-def _graceful_interrupt() -> Iterator[list[bool]]:
-    """First Ctrl-C asks the run to stop (and save); a second one aborts."""
-    flag = [False]
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Before any work: a writable .png path that is not one of the inputs."""
+    from .errors import StylecoreError
 
-    def handler(signum: int, frame: types.FrameType | None) -> None:
-        if flag[0]:
-            raise KeyboardInterrupt
-        flag[0] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def run(args: argparse.Namespace, config: StyleConfig) -> StyleResult:
-    device = resolve_device(config.device)
-    content = load_image(args.content, config.size)
-    styles = [load_image(path, round(config.size * config.style_scale)) for path in args.styles]
-    _check_output(args.output)
-    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
-    if not extractor.weights.trained:
-        _warn(f"using {extractor.weights.label}")
-    meta = {"stylecore:weights": extractor.weights.label, "stylecore:config": json.dumps(asdict(config))}
-    bar = tqdm(total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True, file=sys.stderr)
-
-    with _graceful_interrupt() as interrupted, bar:
-
-        def on_step(p: Progress) -> bool:
-            bar.update(1)
-            bar.set_postfix(content=f"{p.losses.content:.3g}", style=f"{p.losses.style:.3g}", tv=f"{p.losses.tv:.3g}")
-            if p.snapshot and config.save_every and p.iteration < p.iterations:
-                save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
-            return interrupted[0]
-
-        result = stylize(content, styles, config, on_step, extractor=extractor)
-    save_image(result.image, args.output, meta)
-    return result
-
-
-def _check_output(output: Path) -> None:
     if output.suffix.lower() != ".png":
         raise StylecoreError(f"{output}: output must end in .png")
     if output.is_dir():
         raise StylecoreError(f"{output}: is a directory; give a file name ending in .png")
+    if any(_same_file(output, path) for path in inputs):
+        raise StylecoreError(f"{output}: is one of the input images; choose another output name")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".stylecore-probe-"):
+            pass  # a real write: access() says yes to root on read-only filesystems
+    except OSError as exc:
+        raise StylecoreError(f"{output}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def save_or_fallback(image: Any, output: Path, meta: dict[str, str]) -> Path:
+    """Write the result; if that fails after all, write it to the temp folder and say so."""
+    from .errors import StylecoreError
+    from .imageio import save_image
+
+    try:
+        return save_image(image, output, meta)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"stylecore-{output.stem}-{os.getpid()}.png"
+        save_image(image, fallback, meta)
+        raise StylecoreError(
+            f"could not write {output} ({exc.strerror or exc}); saved the result to {fallback}"
+        ) from exc
+
+
+def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -> StyleResult:
+    from tqdm import tqdm
+
+    from .config import provenance
+    from .engine import Progress, resolve_device
+    from .extractor import vgg19_extractor
+    from .imageio import load_image, save_image
+    from .run import stylize
+
+    device = resolve_device(config.device)
+    check_output(args.output, [args.content, *args.styles])
+    content = load_image(args.content, config.size)
+    styles = [load_image(path, round(config.size * config.style_scale)) for path in args.styles]
+    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    if not extractor.weights.trained:
+        _warn(f"using {extractor.weights.label}")
+    meta = provenance(config, extractor.weights.label)
+    bar = tqdm(total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True, file=sys.stderr)
+
+    def on_step(p: Progress) -> bool:
+        bar.update(1)
+        bar.set_postfix(content=f"{p.losses.content:.3g}", style=f"{p.losses.style:.3g}", tv=f"{p.losses.tv:.3g}")
+        if p.snapshot and config.save_every and p.iteration < p.iterations:
+            save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
+        return interrupts.received is not None
+
+    with bar:
+        interrupts.running = True
+        try:
+            result = stylize(content, styles, config, on_step, extractor=extractor)
+        finally:
+            interrupts.running = False
+    save_or_fallback(result.image, args.output, meta)
+    return result
 
 
 def _warn(message: str) -> None:
@@ -141,23 +199,37 @@ def _warn(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``stylecore``; returns the exit code."""
+    interrupts = Interrupts()
+    with interrupts.installed():
+        try:
+            return _main(argv, interrupts)
+        except KeyboardInterrupt:
+            print("stylecore: interrupted", file=sys.stderr)
+            return 130
+
+
+def _main(argv: list[str] | None, interrupts: Interrupts) -> int:
+    from .errors import StylecoreError
+
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
-        result = run(args, config)
+        result = run(args, config_from_args(args), interrupts)
     except StylecoreError as exc:
-        print(f"stylecore: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("stylecore: interrupted", file=sys.stderr)
-        return 130
+        return _fail(exc)
     h, w = result.image.shape[-2:]
     print(f"wrote {args.output} ({w}x{h}, {len(result.history)} iterations, {result.elapsed:.1f}s)")
     for notice in result.notices:
         _warn(notice)
     if result.stopped:
-        _warn(result.stopped)
+        _warn(result.stopped if not interrupts.received else f"{interrupts.received}: {result.stopped}")
+    if interrupts.received:
+        return 128 + signal.Signals[interrupts.received].value
     return 1 if result.diverged else 0
+
+
+def _fail(exc: StylecoreError) -> int:
+    print(f"stylecore: error: {exc}", file=sys.stderr)
+    return 1
 
 
 def convert_main(argv: list[str] | None = None) -> int:
@@ -166,6 +238,10 @@ def convert_main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", help="torchvision VGG19 checkpoint (.pth) or 'imagenet'")
     parser.add_argument("output", type=Path, help="features-only .safetensors file to write")
     args = parser.parse_args(argv)
+    from .errors import StylecoreError
+    from .extractor import VGG19_LAYERS, build_vgg19_trunk
+    from .weights import load_weights_into, resolve_weights, save_features_safetensors
+
     try:
         trunk = build_vgg19_trunk(max(VGG19_LAYERS.values()))
         load_weights_into(trunk, resolve_weights(args.source), progress=True)

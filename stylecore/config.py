@@ -6,8 +6,9 @@ defaults are written only here.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_type_hints
 
 from .errors import ConfigError
@@ -20,6 +21,7 @@ PreserveColors = Literal["none", "luminance", "match"]
 Precision = Literal["auto", "fp32", "bf16"]
 
 MIN_SIZE = 32  # four max-pools before conv5_1 need a few pixels left
+MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
 
 
@@ -64,6 +66,7 @@ class StyleConfig:
         _check_range("iterations", self.iterations, 1, 1_000_000)
         _check_range("save_every", self.save_every, 0, 1_000_000)
         _check_range("scales", self.scales, 0, 8)
+        _check_range("seed", self.seed, 0, MAX_SEED)
         for name in ("content_weight", "style_weight", "tv_weight"):
             _check_number(name, getattr(self, name), positive=False)
         for name in ("lr", "style_scale", "time_budget"):
@@ -94,7 +97,7 @@ class StyleConfig:
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
-    if not isinstance(value, int) or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
 
 
@@ -136,3 +139,8 @@ PRESETS: dict[str, StyleConfig] = {
 def config_fields() -> tuple[Any, ...]:
     """The dataclass fields, for building CLI options and UI controls."""
     return fields(StyleConfig)
+
+
+def provenance(config: StyleConfig, weights_label: str) -> dict[str, str]:
+    """PNG text chunks recording which weights and settings made an image."""
+    return {"stylecore:weights": weights_label, "stylecore:config": json.dumps(asdict(config))}

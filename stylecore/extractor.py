@@ -134,7 +134,7 @@ class VGGExtractor(nn.Module):
         if missing:
             raise ConfigError(f"extractor was built for {self.layers}, not {missing}")
         taps = {VGG19_LAYERS[n]: n for n in wanted}
-        _check_min_size(image, max(taps))
+        check_min_size(image, wanted)
         x = (image - self.mean) / self.std
         out: dict[str, Tensor] = {}
         for index in range(max(taps) + 1):
@@ -147,11 +147,17 @@ class VGGExtractor(nn.Module):
         return out
 
 
-def _check_min_size(image: Tensor, depth: int) -> None:
-    """Each max-pool halves the image; reaching ``depth`` needs 2**pools pixels."""
-    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < depth)
-    need = 2**pools
+def min_side(layers: Sequence[str | int]) -> int:
+    """The smallest image side the deepest of ``layers`` accepts: each max-pool before it halves the image."""
+    depth = max(VGG19_LAYERS[name] for name in layer_names(layers))
+    return 2 ** sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < depth)
+
+
+def check_min_size(image: Tensor, layers: Sequence[str | int]) -> None:
+    """Raise :class:`ImageError` when ``image`` is too small for the deepest of ``layers``."""
+    need = min_side(layers)
     if min(image.shape[-2:]) < need:
+        depth = max(VGG19_LAYERS[name] for name in layer_names(layers))
         raise ImageError(
             f"image is {image.shape[-1]}x{image.shape[-2]} pixels; layer "
             f"{_NAMES_BY_INDEX[depth]} needs at least {need} on each side"

@@ -1,4 +1,4 @@
-"""Image I/O: the only stylecore module that touches files.
+"""Image I/O: reading and writing images (weights files are read in ``weights``).
 
 Images cross into the engine as float RGB tensors in [0, 1], (1, 3, H, W).
 """
@@ -22,20 +22,41 @@ MAX_INPUT_PIXELS = 64_000_000
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I": 65535.0, "F": 1.0}
 
 
-def open_image(source: str | Path | IO[bytes], *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+def open_image(
+    source: str | Path | IO[bytes],
+    *,
+    max_pixels: int = MAX_INPUT_PIXELS,
+    max_side: int | None = None,
+    name: str | None = None,
+) -> Image.Image:
     """Decode an image file to 8-bit RGB, upright, alpha composited onto white.
+
+    Args:
+        source: a path or a binary file object.
+        max_pixels: refuse larger images from the header, before decoding anything.
+        max_side: shrink so the long side is at most this; JPEGs are decoded at a
+            reduced scale (``draft``), so a large photo never exists at full size.
+        name: how messages call the file (default: the path as given).
 
     Raises:
         ImageError: missing, not an image, truncated, or too large.
     """
-    name = getattr(source, "name", source)
+    name = name or str(getattr(source, "name", None) or (source if isinstance(source, str) else "the image"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(source)
             _check_size(image, name, max_pixels)
+            full = image.size  # the true aspect: draft's 1/2, 1/4, 1/8 scales round it
+            if max_side is not None:  # JPEG only (a no-op elsewhere): decode at a reduced scale
+                image.draft("RGB", _fitted(full, max_side))
             image.load()  # decode now so truncation surfaces here
+            stored = image.size
             image = ImageOps.exif_transpose(image)
+            if image.size != stored:  # rotated a quarter turn
+                full = full[::-1]
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -44,9 +65,18 @@ def open_image(source: str | Path | IO[bytes], *, max_pixels: int = MAX_INPUT_PI
         raise ImageError(f"{name}: not a recognised image file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name}: image is too large (over {max_pixels:,} pixels)") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise ImageError(f"{name}: cannot decode image ({exc})") from None
-    return to_rgb(image)
+    except (OSError, SyntaxError, ValueError):  # truncated or corrupt data
+        raise ImageError(f"{name}: the image data is damaged or truncated") from None
+    image = to_rgb(image)
+    if max_side is not None and max(full) > max_side:
+        image = image.resize(_fitted(full, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _fitted(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` shrunk (never grown) so its long side is at most ``max_side``."""
+    scale = min(1.0, max_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _check_size(image: Image.Image, name: object, max_pixels: int) -> None:
@@ -61,9 +91,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB; transparency is composited onto white."""
     if image.mode in _HIGH_BIT_MODES:
         # Pillow's own conversion clips 16-bit data to 255, turning it white.
-        scale = _HIGH_BIT_MODES[image.mode]
-        array = np.asarray(image, dtype=np.float64) / scale
-        image = Image.fromarray((array.clip(0, 1) * 255).round().astype(np.uint8), "L")
+        # float32 holds 16-bit values exactly at half float64's memory.
+        array = np.asarray(image, dtype=np.float32)
+        array *= 255.0 / _HIGH_BIT_MODES[image.mode]
+        np.clip(array, 0, 255, out=array)
+        image = Image.fromarray(np.rint(array, out=array).astype(np.uint8), "L")
     if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "La", "RGBa"):

@@ -1,12 +1,14 @@
 """The exported VGG19 extractor run by ONNX Runtime, with the torch extractor's call shape.
 
-The model comes from ``make export`` (``artifacts/vgg19_extractor.onnx``); its
-outputs are named after the layers. onnxruntime-gpu silently falls back to the
+The model comes from the repository's ``python -m export`` (by default
+``artifacts/vgg19_extractor.onnx`` beside a JSON sidecar); its outputs are named
+after the layers. onnxruntime-gpu silently falls back to the
 CPU, so :attr:`OnnxExtractor.providers` reports what the session really uses.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ import torch
 from torch import Tensor
 
 from .errors import StylecoreError
-from .extractor import DEFAULT_LAYERS, layer_names
+from .extractor import DEFAULT_LAYERS, check_min_size, layer_names
 
+#: Relative to the current directory, as the export writes it; pass a path to be explicit.
 DEFAULT_ONNX_PATH = Path("artifacts/vgg19_extractor.onnx")
 
 
@@ -48,8 +51,10 @@ class OnnxExtractor:
         layers: Sequence[str | int] = DEFAULT_LAYERS,
         providers: Sequence[str] | None = None,
         session_options: Any = None,
+        sha256: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.sha256 = sha256  # when given, a file with another hash is refused at load time
         self.layers = layer_names(layers)
         self._providers = list(providers) if providers is not None else None
         self._options = session_options
@@ -68,10 +73,16 @@ class OnnxExtractor:
         return list(self.session.get_providers())
 
     def _load(self) -> Any:
-        import onnxruntime as ort
-
         if not self.path.is_file():
-            raise OnnxModelError(f"ONNX extractor not found at {self.path}; run `make export` to create it")
+            raise OnnxModelError(
+                f"ONNX extractor not found at {self.path}; export one with the repository's `python -m export`"
+            )
+        if self.sha256 is not None and file_sha256(self.path) != self.sha256:
+            raise OnnxModelError(f"{self.path.name} does not match its recorded sha256; export it again")
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise OnnxModelError("the ONNX extractor needs onnxruntime: pip install 'stylecore[onnx]'") from None
         session = ort.InferenceSession(
             str(self.path), sess_options=self._options, providers=self._providers or default_providers()
         )
@@ -80,7 +91,7 @@ class OnnxExtractor:
         if missing:
             raise OnnxModelError(
                 f"{self.path} was exported with layers {outputs}, not {missing}; "
-                f"re-run `python -m export --layers {','.join(self.layers)}`"
+                f"export it with `python -m export --layers {','.join(self.layers)}`"
             )
         return session
 
@@ -88,6 +99,16 @@ class OnnxExtractor:
         wanted = self.layers if layers is None else layer_names(layers)
         if not set(wanted) <= set(self.layers):
             raise OnnxModelError(f"this extractor serves {self.layers}, not {wanted}")
+        check_min_size(image if isinstance(image, Tensor) else torch.from_numpy(image), wanted)
         array = image.detach().cpu().float().numpy() if isinstance(image, Tensor) else image.astype(np.float32)
         values = self.session.run(list(wanted), {self.session.get_inputs()[0].name: np.ascontiguousarray(array)})
         return {name: torch.from_numpy(value) for name, value in zip(wanted, values, strict=True)}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,7 +1,9 @@
 """Finding and loading VGG19 weights: ImageNet, seeded random, or a file.
 
 Resolution order: an explicit argument, then ``$STYLECORE_WEIGHTS``, then
-``imagenet`` (torchvision's ``VGG19_Weights.IMAGENET1K_V1`` via the hub cache).
+``imagenet``: torchvision's ``VGG19_Weights.IMAGENET1K_V1``, found in the
+Hugging Face cache (``timm/vgg19.tv_in1k``, what a Space's ``preload_from_hub``
+fills), else in torch's hub cache, else downloaded there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ WEIGHTS_ENV = "STYLECORE_WEIGHTS"
 # resolving weights never imports torchvision's model zoo.
 IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 IMAGENET_HASH_PREFIX = "dcbb9e9d"
+#: The same tensors on the Hugging Face Hub: timm keeps torchvision's ``features.N.*``
+#: names (its classifier lives under other keys, which are never read).
+HUB_REPO = "timm/vgg19.tv_in1k"
+HUB_FILE = "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,13 @@ class WeightsSource:
     @property
     def trained(self) -> bool:
         return self.kind != "random"
+
+    @property
+    def spec(self) -> str:
+        """The string :func:`resolve_weights` turns back into this source."""
+        if self.kind == "random":
+            return f"random:{self.seed}"
+        return str(self.path) if self.kind == "file" else self.kind
 
     @property
     def label(self) -> str:
@@ -74,25 +87,51 @@ def load_weights_into(trunk: nn.Sequential, source: WeightsSource, *, progress: 
     if source.kind == "random":
         _init_random(trunk, source.seed)
         return
-    path = _fetch_imagenet(progress) if source.kind == "imagenet" else source.path
+    path = find_imagenet(progress=progress) if source.kind == "imagenet" else source.path
     assert path is not None
     state = _features_only(read_state_dict(path))
     trunk.load_state_dict(_checked(state, trunk, path), strict=True)
 
 
+def hub_cache_path() -> Path | None:
+    """``timm/vgg19.tv_in1k``'s weights in the Hugging Face cache, if there (never downloads)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # the Hub client is optional for the core
+        return None
+    found = try_to_load_from_cache(HUB_REPO, HUB_FILE)
+    return Path(found) if isinstance(found, str) else None
+
+
+def find_imagenet(*, progress: bool = False) -> Path:
+    """The ImageNet checkpoint: Hugging Face cache, torch hub cache, or a download into the latter."""
+    return hub_cache_path() or _fetch_imagenet(progress)
+
+
 def read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Read a ``.safetensors`` or torch checkpoint as a flat tensor dict, safely."""
+    """Read a ``.safetensors`` or torch checkpoint as a flat tensor dict, safely.
+
+    From a ``.safetensors`` file only the ``features.*`` tensors are read when it
+    has any (a full classifier checkpoint is mostly fully-connected weights).
+    """
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
+            return _read_safetensors_features(path)
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or pickled-module files
         raise WeightsError(f"cannot read weights file {path}: {exc}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise WeightsError(f"{path} is not a state dict of tensors (save model.state_dict())")
     return state
+
+
+def _read_safetensors_features(path: Path) -> dict[str, Tensor]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        keys = list(handle.keys())
+        wanted = [k for k in keys if k.startswith("features.")] or keys
+        return {key: handle.get_tensor(key) for key in wanted}
 
 
 def save_features_safetensors(trunk: nn.Module, path: Path) -> None:
@@ -143,9 +182,16 @@ def _fetch_imagenet(progress: bool) -> Path:
         torch.hub.download_url_to_file(IMAGENET_URL, str(path), IMAGENET_HASH_PREFIX, progress=progress)
     except Exception as exc:  # no network, proxy, disk or hash failures alike
         raise WeightsError(
-            f"VGG19 ImageNet weights not found at {path} and could not be downloaded ({exc}). "
-            f"Download {IMAGENET_URL} to that path (or point TORCH_HOME at a folder holding "
-            f"hub/checkpoints/{path.name}), or set {WEIGHTS_ENV}=<checkpoint .pth/.safetensors>; "
+            f"VGG19 ImageNet weights not found and could not be downloaded ({_short(exc)}). "
+            f"Either fetch them from the Hugging Face Hub (`hf download {HUB_REPO} {HUB_FILE}`; "
+            f"a Space lists it under preload_from_hub), or download {IMAGENET_URL} to {path} "
+            f"(TORCH_HOME moves that folder), or set {WEIGHTS_ENV}=<checkpoint .pth/.safetensors>; "
             f"{WEIGHTS_ENV}=random runs offline with untrained weights (smoke tests only)."
         ) from exc
     return path
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an exception's message, for errors that wrap it."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

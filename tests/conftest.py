@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import socket
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -14,9 +19,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 @pytest.fixture(autouse=True)
 def _no_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never see the user's weights or hub cache."""
+    """Tests never see the user's weights, torch's hub cache or the Hugging Face cache."""
+    import huggingface_hub.constants
+
     monkeypatch.delenv("STYLECORE_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # for child processes
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # read at import
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +55,32 @@ def style() -> torch.Tensor:
     """A 56x40 high-frequency pattern, deliberately a different shape."""
     generator = torch.Generator().manual_seed(1)
     return torch.rand(1, 3, 56, 40, generator=generator)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """demo.app imported once with seeded random weights, a fresh ONNX folder and a 128 px cap (CPU defaults: 100 steps)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STYLECORE_WEIGHTS", "random")
+        mp.setenv("STYLECORE_ONNX_DIR", str(tmp_path_factory.mktemp("onnx")))
+        mp.setenv("STYLECORE_MAX_SIDE", "128")
+        sys.modules.pop("demo.app", None)
+        module = importlib.import_module("demo.app")
+    yield module
+
+
+@pytest.fixture(scope="session")
+def url(app: ModuleType) -> Iterator[str]:
+    """The app served on a free local port (the MCP server too), for every test that talks HTTP."""
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()

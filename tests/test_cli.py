@@ -54,6 +54,18 @@ def test_non_image_error(tmp_path: Path) -> None:
     _assert_one_line_error(proc, "not a recognised image")
 
 
+def _main_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run main() in-process; return its one stderr line (argparse errors exit 2, the rest return 1)."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code in (1, 2) and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
 @pytest.mark.parametrize(
     ("option", "needle"),
     [
@@ -62,11 +74,96 @@ def test_non_image_error(tmp_path: Path) -> None:
         (["--size", "4"], "size must be an integer in [32, 8192]"),
         (["--style-layers", "relu9_9"], "unknown layer 'relu9_9'; valid: conv1_1"),
         (["--tv-weight", "-1"], "tv_weight must be a finite number >= 0"),
+        (["--seed", str(2**70)], "seed must be an integer in [0, 9223372036854775807]"),
     ],
 )
-def test_bad_option_values(tmp_path: Path, option: list[str], needle: str) -> None:
-    proc = _run(str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "o.png"), *option)
-    _assert_one_line_error(proc, needle)
+def test_bad_option_values(tmp_path: Path, capsys, option: list[str], needle: str) -> None:
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "o.png"), *option]
+    assert needle in _main_error(capsys, argv)
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "needle"),
+    [
+        ("/sys/out.png", "cannot write there"),
+        ("{tmp}/a_file.txt/out.png", "cannot write there"),
+        ("{examples}/chelsea.png", "is one of the input images"),
+    ],
+)
+def test_bad_outputs_are_refused_before_the_run(tmp_path: Path, capsys, monkeypatch, output: str, needle: str) -> None:
+    (tmp_path / "a_file.txt").write_text("x")
+    photo = tmp_path / "chelsea.png"
+    Image.open(EXAMPLES / "chelsea.jpg").save(photo)
+    before = photo.read_bytes()
+    monkeypatch.setattr("stylecore.extractor.vgg19_extractor", _no_model_please)
+    argv = [str(photo), str(EXAMPLES / "strokes.png"), "-o", output.format(tmp=tmp_path, examples=tmp_path)]
+    assert needle in _main_error(capsys, argv)
+    assert photo.read_bytes() == before
+
+
+def _no_model_please(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the output should have been refused before loading the model")
+
+
+def test_a_failed_final_write_saves_to_a_fallback(tmp_path: Path, capsys, monkeypatch) -> None:
+    import stylecore.imageio as imageio
+
+    out = tmp_path / "out.png"
+    real_save = imageio.save_image
+
+    def flaky_save(image: object, path: Path, meta: object = None) -> Path:
+        if Path(path) == out:
+            raise PermissionError(13, "Permission denied")
+        return real_save(image, path, meta)
+
+    monkeypatch.setattr(imageio, "save_image", flaky_save)
+    monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out), "--size", "48",
+            "--iterations", "1", "-q"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "could not write" in err and "Permission denied" in err
+    fallback = Path(err.split("saved the result to ")[1])
+    with Image.open(fallback) as image:
+        assert image.size == (48, 32)
+    fallback.unlink()
+
+
+def test_interrupt_while_starting_up_is_one_line(capsys, monkeypatch) -> None:
+    """A signal before the run (imports, weights) aborts cleanly; the handler is in place from the start."""
+    import signal
+
+    def interrupted_parser() -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        assert getattr(handler, "__self__", None).__class__.__name__ == "Interrupts"  # installed before imports
+        assert signal.getsignal(signal.SIGTERM) == handler
+        handler(signal.SIGINT, None)  # what a Ctrl-C now does
+
+    monkeypatch.setattr("stylecore.cli.build_parser", interrupted_parser)
+    assert main(["c.jpg", "s.jpg", "-o", "o.png"]) == 130
+    assert capsys.readouterr().err == "stylecore: interrupted\n"
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_run_saves_the_image(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out.png"
+    args = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out), "--size", "48",
+            "--iterations", "100000", "--save-every", "1", "-q"]  # fmt: skip
+    env = {**os.environ, "STYLECORE_WEIGHTS": "random"}
+    proc = subprocess.Popen([sys.executable, "-m", "stylecore", *args], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300  # only a guard against hanging: the test waits for a file, not a time
+    while not (tmp_path / "out_000001.png").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "SIGTERM: stopped at iteration" in err and "Traceback" not in err
+    with Image.open(out) as image:
+        assert image.size == (48, 32)
 
 
 def test_offline_without_weights_is_one_actionable_line(tmp_path: Path) -> None:
@@ -86,8 +183,8 @@ def test_preset_then_explicit_options() -> None:
 
 
 def test_output_must_be_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "o.jpg")])
-    assert code == 1 and "must end in .png" in capsys.readouterr().err
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "o.jpg")]
+    assert "must end in .png" in _main_error(capsys, argv)
 
 
 def test_snapshot_names_sort_by_iteration() -> None:

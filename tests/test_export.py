@@ -10,11 +10,11 @@ from torchvision.models import vgg19
 
 from export import checks
 from export.__main__ import main as export_main
-from export.model import sha256
-from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, StyleConfig, stylize, vgg19_extractor
+from export.model import written_opset
+from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, ImageError, StyleConfig, stylize, vgg19_extractor
 from stylecore.engine import compute_targets
 from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
-from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError
+from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError, file_sha256
 
 QUICK = ["--sizes", "32", "--runs", "1", "--profile-size", "32"]
 
@@ -54,10 +54,11 @@ def test_metadata(exported: Path) -> None:
     meta = json.loads((exported / "vgg19_extractor.json").read_text())
     assert meta["layers"] == list(DEFAULT_LAYERS)
     assert meta["input"]["color"] == "RGB in [0, 1]" and meta["input"]["layout"] == "NCHW"
-    assert meta["opset"] == 18 and meta["ir_version"] >= 9
-    assert meta["weights"] == {"kind": "random", "seed": 0, "label": meta["weights"]["label"]}
+    model = onnx.load(str(exported / "vgg19_extractor.onnx"))
+    assert meta["opset"] == written_opset(model) == 18 and meta["ir_version"] >= 9
+    assert meta["weights"] == {"kind": "random", "spec": "random:0", "seed": 0, "label": meta["weights"]["label"]}
     assert set(meta["versions"]) >= {"torch", "onnx", "onnxruntime"}
-    assert meta["sha256"] == sha256(exported / "vgg19_extractor.onnx")
+    assert meta["sha256"] == file_sha256(exported / "vgg19_extractor.onnx")
     assert meta["checks"]["max_relative_error"] <= checks.PARITY_TOLERANCE
 
 
@@ -125,8 +126,8 @@ def test_ort_targets_drive_stylize(torch_extractor, onnx_extractor) -> None:
     assert [h.total for h in losses_ort] == pytest.approx([h.total for h in losses_torch], rel=1e-3)
 
 
-def test_missing_model_says_run_make_export(tmp_path: Path) -> None:
-    with pytest.raises(OnnxModelError, match="run `make export`"):
+def test_missing_model_says_how_to_export(tmp_path: Path) -> None:
+    with pytest.raises(OnnxModelError, match="export one with the repository's `python -m export`"):
         OnnxExtractor(tmp_path / "absent.onnx").providers  # noqa: B018 - loads lazily
 
 
@@ -145,7 +146,7 @@ def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monk
     out = tmp_path / "art"
     assert export_main(["--out", str(out), *QUICK]) == 0
     meta = json.loads((out / "vgg19_extractor.json").read_text())
-    assert meta["weights"]["kind"] == "file" and meta["weights"]["sha256"] == sha256(checkpoint)
+    assert meta["weights"]["kind"] == "file" and meta["weights"]["sha256"] == file_sha256(checkpoint)
 
     image = torch.rand(1, 3, 67, 101)
     got = OnnxExtractor(out / "vgg19_extractor.onnx")(image)
@@ -154,3 +155,70 @@ def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monk
         with torch.no_grad():
             expected = model.features[: VGG19_LAYERS[name] + 1](normalised.clone())  # ends on the conv: pre-ReLU
         assert checks.relative_error(got[name], expected) < checks.PARITY_TOLERANCE, name
+
+
+@pytest.mark.parametrize("side", [1, 8, 15])
+def test_onnx_extractor_refuses_what_the_torch_extractor_refuses(onnx_extractor, torch_extractor, side: int) -> None:
+    image = torch.rand(1, 3, side, 512)  # 512x1 and friends: one side too small for conv5_1
+    with pytest.raises(ImageError, match="needs at least 16 on each side"):
+        torch_extractor(image)
+    with pytest.raises(ImageError, match="needs at least 16 on each side"):
+        onnx_extractor(image)
+
+
+def test_a_tampered_model_is_refused(exported: Path, tmp_path: Path) -> None:
+    tampered = tmp_path / "vgg19_extractor.onnx"
+    data = bytearray((exported / "vgg19_extractor.onnx").read_bytes())
+    data[-5000:-1000] = bytes(4000)  # 4 KB of weights overwritten: still a loadable model
+    tampered.write_bytes(bytes(data))
+    recorded = json.loads((exported / "vgg19_extractor.json").read_text())["sha256"]
+    with pytest.raises(OnnxModelError, match="does not match its recorded sha256"):
+        OnnxExtractor(tampered, sha256=recorded).session  # noqa: B018
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], needle: str) -> None:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--opset", "5"], "--opset must be between 18 and"), (["--layers", "relu9_9"], "unknown layer 'relu9_9'")],
+)
+def test_bad_values_fail_before_anything_is_written(tmp_path: Path, capsys, args, needle) -> None:
+    out = tmp_path / "art"
+    assert export_main(["--weights", "random", "--out", str(out), *QUICK, *args]) == 1
+    _one_line_error(capsys, needle)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--sizes", "abc"], "expected comma-separated whole numbers"), (["--runs", "0"], "expected whole numbers >= 1")],
+)
+def test_malformed_arguments_are_usage_errors(tmp_path: Path, capsys, args, needle) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        export_main(["--weights", "random", "--out", str(tmp_path / "art"), *args])
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, needle)
+
+
+def test_bad_out_paths_are_one_line(tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for out, needle in ((a_file, "is a file"), (a_file / "sub", "cannot write in")):
+        assert export_main(["--weights", "random", "--out", str(out), *QUICK]) == 1
+        _one_line_error(capsys, needle)
+
+
+def test_a_layer_subset_is_written_beside_the_default(exported: Path, tmp_path: Path) -> None:
+    out = tmp_path / "art"
+    out.mkdir()
+    default = out / "vgg19_extractor.onnx"
+    default.write_bytes(b"the app's model")
+    assert export_main(["--weights", "random", "--out", str(out), "--layers", "conv1_1", "--no-profile"]) == 0
+    assert default.read_bytes() == b"the app's model"
+    subset = out / "vgg19_extractor-conv1_1.onnx"
+    assert [o.name for o in onnx.load(str(subset)).graph.output] == ["conv1_1"]
+    assert json.loads(subset.with_suffix(".json").read_text())["input"]["min_side"] == 1

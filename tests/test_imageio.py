@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from stylecore import ImageError, load_image, open_image, save_image, tensor_to_pil
 from stylecore.imageio import pil_to_tensor, resize_long_side
@@ -76,7 +76,7 @@ def test_truncated_file(tmp_path: Path) -> None:
     data = _roundtrip(Image.effect_noise((64, 64), 50).convert("RGB"), "JPEG").getvalue()
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match="cannot decode"):
+    with pytest.raises(ImageError, match="damaged or truncated"):
         open_image(path)
 
 
@@ -113,3 +113,40 @@ def test_save_png_with_metadata(tmp_path: Path) -> None:
         assert saved.format == "PNG" and saved.info["stylecore:weights"] == "random"
     with pytest.raises(ImageError, match=r"\.png"):
         save_image(torch.rand(1, 3, 8, 8), tmp_path / "out.jpg")
+
+
+def test_messages_name_the_file_not_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "holiday.png"
+    path.write_text("not an image")
+    with pytest.raises(ImageError) as info:
+        open_image(path)
+    assert str(info.value) == "holiday.png: not a recognised image file"
+    with pytest.raises(ImageError, match="^my photo: not a recognised"):
+        open_image(path, name="my photo")
+
+
+def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.jpg"
+    Image.effect_noise((2400, 1600), 40).convert("RGB").save(path, quality=80)
+    decoded: list[tuple[int, int]] = []
+    transpose = ImageOps.exif_transpose
+    monkeypatch.setattr(ImageOps, "exif_transpose", lambda im: decoded.append(im.size) or transpose(im))
+    image = open_image(path, max_side=256)
+    assert decoded == [(300, 200)]  # JPEG's DCT scaling: 1/64 of the pixels are ever decoded
+    assert image.size == (256, 171)
+
+
+def test_16_bit_conversion_stays_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[np.dtype] = []
+    original = np.asarray
+
+    def spy(obj: object, dtype: object = None, **kwargs: object) -> np.ndarray:
+        array = original(obj, dtype=dtype, **kwargs)
+        if isinstance(obj, Image.Image):
+            seen.append(array.dtype)
+        return array
+
+    monkeypatch.setattr(np, "asarray", spy)
+    image = Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16))
+    assert np.array_equal(original(open_image(_roundtrip(image, "PNG"))), np.full((8, 8, 3), 255))
+    assert seen and all(dtype == np.float32 for dtype in seen)

@@ -6,7 +6,7 @@ from safetensors.torch import save_file
 from torchvision.models import vgg19
 
 from stylecore import WeightsError, resolve_weights, vgg19_extractor
-from stylecore.weights import IMAGENET_URL, WeightsSource, imagenet_cache_path
+from stylecore.weights import HUB_FILE, HUB_REPO, IMAGENET_URL, WeightsSource, imagenet_cache_path
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,7 @@ def test_offline_without_cache_gives_one_actionable_error(monkeypatch: pytest.Mo
     assert "\n" not in message
     for needed in (str(imagenet_cache_path()), IMAGENET_URL, "STYLECORE_WEIGHTS", "vgg19-dcbb9e9d.pth", "TORCH_HOME"):
         assert needed in message
+    assert f"hf download {HUB_REPO} {HUB_FILE}" in message and "preload_from_hub" in message
 
 
 def test_cached_imagenet_file_is_used_without_network(monkeypatch: pytest.MonkeyPatch, tv_features) -> None:
@@ -113,3 +114,54 @@ def test_cached_imagenet_file_is_used_without_network(monkeypatch: pytest.Monkey
     extractor = vgg19_extractor(layers=["conv1_1"])
     assert torch.equal(extractor.features[0].weight, state["features.0.weight"])
     assert extractor.weights.kind == "imagenet"
+
+
+def _fake_hub_cache(root: Path, state: dict[str, torch.Tensor], commit: str = "0123abcd") -> Path:
+    """The layout huggingface_hub writes: refs/main names a snapshot holding the file."""
+    repo = root / f"models--{HUB_REPO.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    path = repo / "snapshots" / commit / HUB_FILE
+    path.parent.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path
+
+
+def test_timm_file_in_the_hugging_face_cache_comes_first(monkeypatch: pytest.MonkeyPatch, tv_features) -> None:
+    import huggingface_hub.constants
+    import safetensors
+
+    timm_state = {f"features.{k}": v for k, v in tv_features.items()}
+    timm_state |= {"pre_logits.fc1.weight": torch.ones(8, 4), "head.fc.weight": torch.ones(3, 8)}  # never read
+    _fake_hub_cache(Path(huggingface_hub.constants.HF_HUB_CACHE), timm_state)
+    torch_cache = imagenet_cache_path()  # a different file in torch's cache must lose
+    torch_cache.parent.mkdir(parents=True)
+    torch.save({f"features.{k}": torch.zeros_like(v) for k, v in tv_features.items()}, torch_cache)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("tried the network"))
+
+    read: list[str] = []
+    real_open = safetensors.safe_open
+
+    class Spy:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.inner = real_open(*args, **kwargs)
+
+        def __enter__(self) -> "Spy":
+            self.handle = self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.__exit__(*exc)
+
+        def keys(self) -> list[str]:
+            return list(self.handle.keys())
+
+        def get_tensor(self, key: str) -> torch.Tensor:
+            read.append(key)
+            return self.handle.get_tensor(key)
+
+    monkeypatch.setattr(safetensors, "safe_open", Spy)
+    extractor = vgg19_extractor(layers=["conv5_1"])
+    assert torch.equal(extractor.features[28].weight, tv_features["28.weight"])
+    assert extractor.weights == WeightsSource("imagenet")
+    assert read and all(key.startswith("features.") for key in read)

@@ -1,0 +1,103 @@
+"""Where the app runs (ZeroGPU, a dedicated GPU, a CPU) and what each allows.
+
+Import this before torch touches CUDA: on ZeroGPU, ``import spaces`` must come
+first (it patches torch, and raises if CUDA was initialised before it). The
+``spaces`` package is on every Gradio Space and is a no-op off ZeroGPU; locally
+it is usually absent, and :func:`gpu_task` is then the identity too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+try:  # before torch: see the module docstring
+    import spaces
+except ImportError:  # not on a Space
+    spaces = None
+
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["zerogpu", "gpu", "cpu"]
+
+#: The longest GPU lease a run asks ZeroGPU for. Anonymous visitors get about
+#: 2 minutes a day, free accounts a few minutes (hub-docs spaces-zerogpu.md,
+#: "Usage Tiers"), and a request above the caller's remaining quota is refused.
+MAX_LEASE_S = int(os.environ.get("STYLECORE_MAX_LEASE", 120))
+MIN_LEASE_S = 20
+#: Part of a lease kept back from the optimisation: moving inputs to the GPU,
+#: computing targets, encoding the final PNG, and ZeroGPU's own hand-over.
+LEASE_MARGIN_S = 10
+LEASE_MARGIN_SHARE = 0.1
+#: Unmeasured on a GPU so far: a generous guess for a 512 px step, scaled by area.
+GPU_SECONDS_PER_STEP_512 = 0.03
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What one kind of host allows; the app sizes its sliders and queue from it."""
+
+    kind: Kind
+    max_side: int  # output long side cap
+    max_work: int  # iterations x output pixels that one run may ask for
+    concurrency: int  # runs at once
+    queue_size: int  # runs waiting, all clients together
+    per_client: int  # runs queued or running per client (session or IP)
+    default_iterations: int
+    default_size: int
+    time_budget_s: float  # off ZeroGPU: the longest a run may take
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.kind != "cpu"
+
+
+def zero_gpu() -> bool:
+    """True on a ZeroGPU Space (the variable the ``spaces`` package itself reads)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
+def detect() -> Hardware:
+    """The host's profile; ``STYLECORE_MAX_SIDE`` and ``STYLECORE_TIME_BUDGET`` override."""
+    if zero_gpu():
+        # Every call gets its own GPU slice, so several runs can go at once.
+        base = Hardware("zerogpu", 1024, 2000 * 1024**2, 4, 32, 2, 300, 512, MAX_LEASE_S)
+    elif torch.cuda.is_available():
+        base = Hardware("gpu", 1024, 2000 * 1024**2, 1, 16, 2, 500, 512, 300.0)
+    else:
+        base = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
+    side = int(os.environ.get("STYLECORE_MAX_SIDE", base.max_side))
+    budget = float(os.environ.get("STYLECORE_TIME_BUDGET", base.time_budget_s))
+    return Hardware(
+        base.kind, side, base.max_work, base.concurrency, base.queue_size, base.per_client,
+        base.default_iterations, min(base.default_size, side), min(budget, base.time_budget_s),
+    )  # fmt: skip
+
+
+def lease_seconds(size: int, iterations: int) -> int:
+    """The ZeroGPU lease for a run: start-up plus a per-step guess, within [MIN_LEASE_S, MAX_LEASE_S]."""
+    per_step = GPU_SECONDS_PER_STEP_512 * (size / 512) ** 2
+    return int(min(MAX_LEASE_S, max(MIN_LEASE_S, math.ceil(LEASE_MARGIN_S + iterations * per_step))))
+
+
+def budget_within(lease_s: float) -> float:
+    """The optimisation's time budget inside a lease: it stops, with its image, before the lease ends."""
+    return max(1.0, lease_s - LEASE_MARGIN_S - LEASE_MARGIN_SHARE * lease_s)
+
+
+def run_budget(hardware: Hardware, size: int, iterations: int) -> float:
+    """Seconds a run may optimise on this host: derived from its lease on ZeroGPU."""
+    if hardware.kind == "zerogpu":
+        return budget_within(lease_seconds(size, iterations))
+    return hardware.time_budget_s
+
+
+def gpu_task(duration: Callable[..., int]) -> Callable[[F], F]:
+    """``spaces.GPU(duration=...)`` on ZeroGPU, else the identity (dedicated GPU, CPU, local)."""
+    if spaces is None or not zero_gpu():
+        return lambda fn: fn
+    return spaces.GPU(duration=duration)  # type: ignore[no-any-return]

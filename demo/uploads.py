@@ -1,0 +1,118 @@
+"""Image inputs that arrive over HTTP, checked before anything decodes them.
+
+Gradio hands a component whatever file payload the request carried: an API
+caller can send a bare ``{"path": "/any/server/file"}`` (no ``meta``), which
+Gradio 6 passes through unchecked, or a ``data:`` URL, which it would decode
+at full size. So the app replaces ``gr.Image``'s preprocessing with
+:func:`check_payload`: the file must be one Gradio stored as an upload (or a
+bundled example), small enough on disk, and small enough in the header's
+pixel count. Only then does ``stylecore`` decode it, at the size it needs.
+
+A refused file becomes a :class:`Rejected` value rather than an exception, so
+the run's validator can answer with the reason before the request is queued,
+and the function itself refuses it with the same sentence.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+from PIL import Image, UnidentifiedImageError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_UPLOAD = "20mb"  # the same limit, as Gradio's launch(max_file_size=...) wants it
+#: Header pixel limit for the app: outputs are at most 1024 px, so a 25 MP photo is
+#: already 5x more than any run can use. Decoded RGB at this size is ~75 MB.
+MAX_INPUT_PIXELS = 25_000_000
+UNREADABLE = "That file is not an image we can read; upload a PNG, JPEG or WebP."
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded image that passed the checks; ``name`` is what messages call it."""
+
+    path: Path
+    name: str
+    size: tuple[int, int]  # width, height from the header (before EXIF rotation)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input that failed a check; ``message`` is the one sentence the user sees."""
+
+    message: str
+
+
+class _Refused(Exception):
+    pass
+
+
+def allowed_roots() -> tuple[Path, ...]:
+    """Gradio's upload cache and the bundled examples, symlinks resolved."""
+    return (Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(EXAMPLES)))
+
+
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    return any(path != root and path.is_relative_to(root) for root in roots)
+
+
+def display_name(payload: Any, path: Path) -> str:
+    """The user's own file name (never a server path), shortened."""
+    name = Path(str(getattr(payload, "orig_name", None) or path.name)).name
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+def check_payload(payload: Any) -> Upload | Rejected | None:
+    """The checks above, in order; a refusal is a :class:`Rejected` with one sentence."""
+    if payload is None:
+        return None
+    try:
+        return _checked(payload)
+    except _Refused as refusal:
+        return Rejected(str(refusal))
+
+
+def _checked(payload: Any) -> Upload:
+    url = getattr(payload, "url", None) or ""
+    if url.startswith("data:"):
+        raise _Refused("Send images as file uploads (POST /gradio_api/upload), not as data: URLs.")
+    if not getattr(payload, "path", None):
+        raise _Refused("The image is missing; upload a PNG, JPEG or WebP.")
+    path = Path(os.path.realpath(payload.path))  # resolves .. and symlinks before the check
+    if not _inside(path, allowed_roots()) or not path.is_file():
+        raise _Refused("That image was not uploaded to this app; upload the file first.")
+    name = display_name(payload, path)
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise _Refused(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    return Upload(path, name, check_header(path, name))
+
+
+def check_header(path: Path, name: str, max_pixels: int = MAX_INPUT_PIXELS) -> tuple[int, int]:
+    """Width and height from the file's header (nothing is decoded); refuse what is too large."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+        raise _Refused(f"{name} is far too large; the limit is {max_pixels / 1e6:.0f} megapixels.") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        raise _Refused(f"{name}: {UNREADABLE}") from None
+    if width * height > max_pixels:
+        raise _Refused(f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels.")
+    return width, height
+
+
+def checked_image(**kwargs: Any) -> gr.Image:
+    """A ``gr.Image`` whose value reaches the app as :func:`check_payload` returns it.
+
+    The hook is set on the instance: a subclass would make Gradio write a .pyi stub into demo/.
+    """
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    image.preprocess = check_payload  # type: ignore[method-assign]
+    return image
