@@ -169,14 +169,22 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
 gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
 
 
-def check_run(*args: Any, request: gr.Request | None = None) -> list[dict[str, Any]]:
+def check_run(content: Input, style: Input, style2: Input, blend: Any, preset: Any, iterations: Any, size: Any,
+              log_cw: Any, log_sw: Any, log_tv: Any, preview_every: Any, optimizer: Any, init: Any, seed: Any,
+              style_scale: Any, preserve_colors: Any, scales: Any,
+              request: gr.Request) -> list[dict[str, Any]]:  # fmt: skip
     """Gradio calls this before a run joins the queue: bad inputs and busy clients never wait in it.
 
-    Returns one ``gr.validate`` per input, as Gradio wants; the first problem found is reported.
+    It takes stylize()'s inputs (Gradio passes the request only to positional parameters) and
+    returns one ``gr.validate`` per input; the first problem found is reported on its input.
     """
-    names = [name for name in inspect.signature(stylize).parameters if name != "progress"]
-    values = dict(zip(names, args, strict=True))
-    verdicts = {name: gr.validate(True, "") for name in names}
+    values = {
+        "content": content, "style": style, "style2": style2, "blend": blend, "preset": preset,
+        "iterations": iterations, "size": size, "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv,
+        "preview_every": preview_every, "optimizer": optimizer, "init": init, "seed": seed,
+        "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales,
+    }  # fmt: skip
+    verdicts = {name: gr.validate(True, "") for name in values}
     name, problem = _first_problem(values, request)
     if problem:
         verdicts[name] = gr.validate(False, problem)
@@ -198,8 +206,10 @@ def _first_problem(values: dict[str, Any], request: gr.Request | None) -> tuple[
 
 
 def _blame(message: str) -> str:
-    """The control a config message is about (by its label), else the first setting."""
-    return next((name for name, n in NUMBERS.items() if message.startswith(n.label)), "iterations")
+    """The control a config message is about (by its label or name), else the first setting."""
+    labels = {n.label: name for name, n in NUMBERS.items()}
+    labels |= {name.replace("_", " "): name for name in controls.CHOICES}
+    return next((name for label, name in labels.items() if message.startswith(label)), "iterations")
 
 
 def memory_estimate(content: Input, size: float, preset: str, optimizer: str) -> str:
@@ -258,9 +268,15 @@ def _limits_text() -> str:
     return text
 
 
+def _raw(component: Any) -> Any:
+    """Hand the value over as sent: :mod:`demo.controls` checks it (Gradio's own check crashes on null)."""
+    component.preprocess = lambda value: value
+    return component
+
+
 def _slider(name: str, **kwargs: Any) -> gr.Slider:
     n = NUMBERS[name]
-    return gr.Slider(n.low, n.high, value=DEFAULTS[name], step=n.step, label=n.label, **kwargs)
+    return _raw(gr.Slider(n.low, n.high, value=DEFAULTS[name], step=n.step, label=n.label, **kwargs))
 
 
 def _radio(name: str, label: str) -> gr.Radio:
@@ -298,7 +314,7 @@ def _settings() -> dict[str, Any]:
             preserve_colors = _radio("preserve_colors", "Keep the photo's colours")
             scales = _slider("scales", info="0: automatic")
             optimizer, init = _radio("optimizer", "Optimiser"), _radio("init", "Start from")
-            seed = gr.Number(DEFAULTS["seed"], precision=0, label="Seed", minimum=0)
+            seed = _raw(gr.Number(DEFAULTS["seed"], precision=0, label=NUMBERS["seed"].label, minimum=0))
     return {
         "preset": preset, "iterations": iterations, "size": size, "memory": memory, "preview_every": preview_every,
         "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv, "style_scale": style_scale,

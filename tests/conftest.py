@@ -65,7 +65,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """demo.app imported once with seeded random weights, a fresh ONNX folder and a 128 px cap (CPU defaults: 100 steps)."""
+    """demo.app imported once: seeded random weights, a fresh ONNX folder, outputs capped at 128 px."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLECORE_WEIGHTS", "random")
         mp.setenv("STYLECORE_ONNX_DIR", str(tmp_path_factory.mktemp("onnx")))

@@ -66,7 +66,7 @@ def test_stylize_streams_previews_then_the_final_png(client: Client) -> None:
     job = client.submit(**_stylize_args(iterations=6))
     previews = [o[0] for o in job if o[0]]
     assert len(previews) >= 3  # steps 2 and 4 are forced through the throttle, then the final image
-    final_pair, _plot, status, download = job.result()
+    _pair, _plot, status, download = job.result()
     assert status.startswith("Done: step 6 / 6") and "Untrained" in status
     with open_image(download) as png:
         assert png.size == (64, 43)  # chelsea 451x300, long side 64
@@ -90,7 +90,7 @@ def test_non_image_upload_is_one_clear_sentence(client: Client, tmp_path: Path) 
     fake.write_text("this is not a picture")
     args = _stylize_args(iterations=2)
     args["content"] = handle_file(str(fake))
-    with pytest.raises(Exception, match="photo.png: That file is not an image we can read") as info:
+    with pytest.raises(Exception, match=r"photo\.png: That file is not an image we can read") as info:
         client.predict(**args)
     assert "Traceback" not in str(info.value) and str(tmp_path) not in str(info.value)
 

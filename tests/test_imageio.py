@@ -121,7 +121,7 @@ def test_messages_name_the_file_not_its_folder(tmp_path: Path) -> None:
     with pytest.raises(ImageError) as info:
         open_image(path)
     assert str(info.value) == "holiday.png: not a recognised image file"
-    with pytest.raises(ImageError, match="^my photo: not a recognised"):
+    with pytest.raises(ImageError, match=r"^my photo: not a recognised"):
         open_image(path, name="my photo")
 
 

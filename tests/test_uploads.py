@@ -1,0 +1,204 @@
+"""Hostile image inputs: server paths, symlinks, data: URLs, huge headers, oversized bodies.
+
+The raw-HTTP tests send what gradio_client never would: the JSON a script can
+post to ``/gradio_api/queue/join`` by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+import zlib
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from demo import uploads
+from demo.uploads import MAX_INPUT_PIXELS, Rejected, Upload, check_payload
+
+from .conftest import EXAMPLES
+
+
+def png_header_only(path: Path, width: int, height: int, bit_depth: int = 16) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` in a few dozen bytes (no pixel data)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)  # greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def upload_dir() -> Path:
+    """A fresh folder inside Gradio's upload cache, where real uploads land."""
+    folder = uploads.allowed_roots()[0] / f"test-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def payload(path: Path | str, orig_name: str | None = None) -> SimpleNamespace:
+    """What Gradio hands a component's preprocess: a FileData-like object."""
+    return SimpleNamespace(path=str(path), url=None, orig_name=orig_name)
+
+
+def test_an_upload_in_the_cache_passes(upload_dir: Path) -> None:
+    path = upload_dir / "x.png"
+    Image.new("RGB", (40, 30)).save(path)
+    checked = check_payload(payload(path, orig_name="holiday.png"))
+    assert checked == Upload(path.resolve(), "holiday.png", (40, 30))
+
+
+def test_bundled_examples_pass() -> None:
+    assert isinstance(check_payload(payload(EXAMPLES / "chelsea.jpg")), Upload)
+
+
+@pytest.mark.parametrize("where", ["/etc/hostname", "{tmp}/private.png", "{upload}/../../private.png"])
+def test_paths_outside_the_upload_cache_are_refused(tmp_path: Path, upload_dir: Path, where: str) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / "private.png")
+    path = where.format(tmp=tmp_path, upload=upload_dir)
+    assert check_payload(payload(path)) == Rejected("That image was not uploaded to this app; upload the file first.")
+
+
+def test_a_symlink_in_the_cache_pointing_out_is_refused(tmp_path: Path, upload_dir: Path) -> None:
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8)).save(secret)
+    link = upload_dir / "innocent.png"
+    link.symlink_to(secret)
+    assert isinstance(check_payload(payload(link)), Rejected)
+
+
+def test_data_urls_are_refused_without_decoding() -> None:
+    refused = check_payload(SimpleNamespace(path=None, url="data:image/png;base64,AAAA", orig_name=None))
+    assert isinstance(refused, Rejected) and "not as data: URLs" in refused.message
+
+
+def test_huge_dimensions_in_a_tiny_file_are_refused_from_the_header(upload_dir: Path) -> None:
+    path = png_header_only(upload_dir / "bomb.png", 7900, 7900)
+    assert path.stat().st_size < 100
+    refused = check_payload(payload(path, orig_name="bomb.png"))
+    assert refused == Rejected("bomb.png is 7900x7900 pixels; the limit is 25 megapixels.")
+    side = int(MAX_INPUT_PIXELS**0.5)
+    assert isinstance(check_payload(payload(png_header_only(upload_dir / "ok.png", side, side))), Upload)
+
+
+def test_files_over_the_upload_limit_are_refused(upload_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = upload_dir / "big.png"
+    Image.new("RGB", (8, 8)).save(path)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 10)
+    refused = check_payload(payload(path, orig_name="big.png"))
+    assert isinstance(refused, Rejected) and refused.message.startswith("big.png is 0 MB; the limit is 0 MB")
+
+
+def test_long_and_odd_names_never_echo_a_server_path(upload_dir: Path) -> None:
+    path = upload_dir / "x.txt"
+    path.write_text("not an image")
+    refused = check_payload(payload(path, orig_name="/home/me/" + "n" * 100 + ".png"))
+    assert isinstance(refused, Rejected)
+    assert "/home/me" not in refused.message and str(upload_dir) not in refused.message
+    assert refused.message.startswith("n" * 57 + "...: That file is not an image")
+
+
+# ---- the same, over raw HTTP ----------------------------------------------------------------
+
+
+def fn_index(url: str, api_name: str) -> int:
+    config = httpx.get(url + "config").json()
+    return next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
+
+
+def call_raw(url: str, api_name: str, data: list[Any], body: str | None = None) -> tuple[int, Any]:
+    """Join the queue with hand-written data; return (status, join error detail or the completion message)."""
+    session = uuid.uuid4().hex
+    request = {"data": data, "fn_index": fn_index(url, api_name), "session_hash": session, "trigger_id": None}
+    content = body if body is not None else json.dumps(request)
+    joined = httpx.post(url + "gradio_api/queue/join", content=content, headers={"content-type": "application/json"})
+    if joined.status_code != 200:
+        return joined.status_code, joined.json()
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}, timeout=120) as events:
+        for line in events.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return 200, message
+    raise AssertionError("the event never completed")
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path Pillow is asked to open while the test runs (the server shares this process)."""
+    paths: list[str] = []
+    real_open = Image.open
+
+    def spy(fp: Any, *args: Any, **kwargs: Any) -> Image.Image:
+        paths.append(os.path.realpath(fp) if isinstance(fp, str | Path) else repr(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", spy)
+    return paths
+
+
+def test_a_bare_server_path_is_refused_and_never_opened(url: str, tmp_path: Path, opened: list[str]) -> None:
+    secret = tmp_path / "private.png"
+    Image.new("RGB", (300, 200), "red").save(secret)
+    bare = {"path": str(secret)}  # no "meta": Gradio 6.31 passes this through unchecked
+
+    status, completed = call_raw(url, "extract", [bare])
+    assert status == 200 and completed["success"] is False
+    assert completed["output"]["error"] == "That image was not uploaded to this app; upload the file first."
+
+    status, detail = call_raw(url, "stylize", [bare, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
+    assert status == 422 and "That image was not uploaded to this app" in json.dumps(detail)
+
+    status, completed = call_raw(url, "memory_estimate", [bare, 64, "seed", "adam"])
+    assert status == 200 and "GiB" in json.dumps(completed)  # the square-image estimate, from nothing
+    assert str(secret) not in opened
+
+
+def _defaults(url: str) -> list[Any]:
+    """stylize's optional inputs as the API documents their defaults."""
+    info = httpx.get(url + "gradio_api/info").json()["named_endpoints"]["/stylize"]["parameters"]
+    return [p["parameter_default"] for p in info[2:]]
+
+
+def test_a_data_url_is_refused_by_the_run_before_queueing(url: str) -> None:
+    data_url = {"path": None, "url": "data:image/png;base64,iVBORw0KGgo="}
+    status, detail = call_raw(url, "stylize", [data_url, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
+    assert status == 422 and "not as data: URLs" in json.dumps(detail)
+
+
+@pytest.mark.parametrize(
+    ("position", "value", "needle"),
+    [
+        (5, "NaN", "Iterations must be a whole number from 1 to 2000, got nan"),
+        (5, "null", "Iterations must be a whole number from 1 to 2000, got None"),
+        (13, '"three"', "Seed must be a whole number from 0 to"),
+        (13, str(2**70), "Seed must be a whole number from 0 to 9.22337e+18, got 1.18059e+21"),
+        (4, "null", "Preset must be one of gatys, seed, got None"),
+        (6, "100000", "Output size (px) must be a whole number from 64 to 128, got 100000"),
+        (3, "-1", "Share of the first style must be a number from 0 to 1, got -1"),
+    ],
+)
+def test_values_the_sliders_forbid_get_one_sentence(url: str, position: int, value: str, needle: str) -> None:
+    data = [{"path": str(EXAMPLES / "chelsea.jpg")}, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
+    items = [value if i == position else json.dumps(d) for i, d in enumerate(data)]  # raw JSON: NaN is allowed
+    body = f'{{"data": [{", ".join(items)}], "fn_index": {fn_index(url, "stylize")}, "session_hash": "s"}}'
+    status, detail = call_raw(url, "stylize", data, body=body)
+    assert status == 422, detail
+    assert needle in json.dumps(detail), detail
+
+
+def test_bodies_over_the_cap_are_refused(app: ModuleType, url: str) -> None:
+    too_big = b"x" * (app.MAX_BODY_BYTES + 1)
+    response = httpx.post(url + "gradio_api/queue/join", content=too_big, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "Request body is over" in response.text
+
+
+def test_uploads_in_gradio_cache_expire(app: ModuleType) -> None:
+    assert app.demo.delete_cache == (app.CACHE_S // 4, app.CACHE_S)
