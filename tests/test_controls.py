@@ -1,0 +1,79 @@
+"""The app's controls: every value an API caller sends is checked into the config with one sentence."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from demo.controls import Number, check_work, choice, numbers, to_config
+from demo.hosting import Hardware
+from demo.service import Throttle
+from stylecore import ConfigError
+
+CPU = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
+GOOD = {"blend": 0.5, "preset": "seed", "iterations": 10, "size": 128, "log_cw": 0, "log_sw": 1, "log_tv": 0,
+        "preview_every": 5, "optimizer": "adam", "init": "content", "seed": 3, "style_scale": 1.0,
+        "preserve_colors": "none", "scales": 1}  # fmt: skip
+
+
+def test_good_values_become_the_config() -> None:
+    config = to_config(GOOD, CPU, two_styles=True, time_budget=42.0)
+    assert (config.iterations, config.size, config.seed, config.time_budget) == (10, 128, 3, 42.0)
+    assert config.style_weight == 10 and config.style_blend == (0.5, 0.5)
+    assert to_config(GOOD, CPU, two_styles=False, time_budget=1.0).style_blend is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (math.nan, "Iterations must be a whole number from 1 to 2000, got nan"),
+        (None, "Iterations must be a whole number from 1 to 2000, got None"),
+        ("ten", "Iterations must be a whole number from 1 to 2000, got 'ten'"),
+        (True, "Iterations must be a whole number from 1 to 2000, got True"),
+        (2.5, "Iterations must be a whole number from 1 to 2000, got 2.5"),
+        (0, "Iterations must be a whole number from 1 to 2000, got 0"),
+        ([1], "Iterations must be a whole number from 1 to 2000, got [1]"),
+    ],
+)
+def test_bad_numbers_get_one_sentence(value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        to_config({**GOOD, "iterations": value}, CPU, two_styles=False, time_budget=1.0)
+    assert str(info.value) == message
+
+
+def test_numeric_strings_and_huge_seeds() -> None:
+    assert Number("Seed", 0, 10, 1, integer=True).parse("7") == 7
+    with pytest.raises(ConfigError, match=r"Seed must be a whole number from 0 to 9\.22337e"):
+        to_config({**GOOD, "seed": 2**70}, CPU, two_styles=False, time_budget=1.0)
+
+
+def test_choices_are_checked() -> None:
+    assert choice("optimizer", "lbfgs") == "lbfgs"
+    with pytest.raises(ConfigError, match="preserve colors must be one of none, luminance, match, got 'all'"):
+        choice("preserve_colors", "all")
+
+
+def test_work_is_capped_for_the_host() -> None:
+    check_work(200, 256, CPU)
+    expected = "2000 iterations at 512 px is more than this server runs at once; use at most 50 iterations"
+    with pytest.raises(ConfigError, match=expected):
+        check_work(2000, 512, CPU)
+    assert numbers(CPU)["size"].high == 512
+
+
+def test_throttle_lets_updates_through_a_few_times_a_second() -> None:
+    now = [0.0]
+    throttle = Throttle(0.25, clock=lambda: now[0])
+    times = [step / 64 for step in range(128)]  # two seconds of 16 ms GPU steps (exact binary fractions)
+    forced = {t for i, t in enumerate(times) if i % 40 == 39}  # previews
+    passed = []
+    for t in times:
+        now[0] = t
+        if throttle(force=t in forced):
+            passed.append(t)
+    assert forced <= set(passed)  # every preview gets through
+    unforced = [t for t in passed if t not in forced]
+    assert all(b - a >= 0.25 for a, b in itertools.pairwise(passed) if b in unforced)
+    assert len(passed) <= 2 * 4 + len(forced) < len(times) / 8

@@ -1,0 +1,87 @@
+"""Hosting: ZeroGPU detection, import order, and a time budget that always fits the GPU lease."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from demo import hosting
+from demo.controls import numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("size", range(64, 1025, 32))
+def test_every_run_stops_inside_its_lease(size: int) -> None:
+    zero = hosting.Hardware("zerogpu", 1024, 2000 * 1024**2, 4, 32, 2, 300, 512, 120.0)
+    for iterations in (1, 10, 100, 500, 1000, 2000):
+        lease = hosting.lease_seconds(size, iterations)
+        budget = hosting.run_budget(zero, size, iterations)
+        assert hosting.MIN_LEASE_S <= lease <= hosting.MAX_LEASE_S <= 120  # within an anonymous visitor's quota
+        assert 0 < budget <= lease - hosting.LEASE_MARGIN_S
+
+
+def test_longer_runs_ask_for_longer_leases() -> None:
+    assert hosting.lease_seconds(512, 100) < hosting.lease_seconds(512, 1000) <= hosting.MAX_LEASE_S
+    assert hosting.lease_seconds(1024, 2000) == hosting.MAX_LEASE_S
+
+
+def test_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STYLECORE_MAX_SIDE", raising=False)
+    monkeypatch.delenv("STYLECORE_TIME_BUDGET", raising=False)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    zero = hosting.detect()
+    assert zero.kind == "zerogpu" and zero.concurrency > 1 and zero.max_side == 1024
+    monkeypatch.setenv("SPACES_ZERO_GPU", "")
+    monkeypatch.setattr(hosting.torch.cuda, "is_available", lambda: True)
+    gpu = hosting.detect()
+    assert gpu.kind == "gpu" and gpu.concurrency == 1  # one GPU: one run at a time
+    monkeypatch.setattr(hosting.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("STYLECORE_MAX_SIDE", "128")
+    cpu = hosting.detect()
+    assert cpu.kind == "cpu" and cpu.max_side == 128 and cpu.default_size == 128
+    assert numbers(cpu)["size"].high == 128
+
+
+def test_gpu_task_is_the_identity_off_zerogpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACES_ZERO_GPU", "")
+
+    def fn() -> int:
+        return 1
+
+    assert hosting.gpu_task(lambda: 10)(fn) is fn
+
+
+def test_spaces_is_imported_before_torch(tmp_path: Path) -> None:
+    """ZeroGPU refuses to start if CUDA was touched before `import spaces`: check the real order."""
+    fake = tmp_path / "spaces"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        textwrap.dedent("""
+        import sys
+        assert "torch" not in sys.modules, "torch was imported before spaces"
+        def GPU(duration=None):
+            return lambda fn: fn
+    """)
+    )
+    code = "import demo.hosting as h; assert h.spaces is not None; print('ok')"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_app_imports_hosting_first() -> None:
+    tree = ast.parse((ROOT / "demo" / "app.py").read_text())
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    stdlib_first = ("__future__", "pathlib", "sys")
+    first_third_party = next(
+        n for n in imports if (n.names[0].name if isinstance(n, ast.Import) else n.module) not in stdlib_first
+    )
+    assert isinstance(first_third_party, ast.ImportFrom) and first_third_party.module == "demo"
+    assert [a.name for a in first_third_party.names] == ["hosting"]
