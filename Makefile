@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STYLIZE_ARGS ?= --size 256 --iterations 200 --save-every 50
 
-.PHONY: install test bench lint stylize export demo clean
+.PHONY: install test test-fast bench gpu-check lint stylize export demo clean
 
 install: $(STAMP)
 
@@ -18,6 +18,15 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest --benchmark-disable
+
+# The quick loop while editing: everything but the tests marked slow.
+test-fast: install
+	$(BIN)/python -m pytest --benchmark-disable -m "not slow"
+
+# On a CUDA machine: CUDA tests, bf16/OOM/ORT-CUDA checks, step and app timings (a few minutes);
+# writes artifacts/gpu_check.md. Without a GPU it says so and exits 0.
+gpu-check: install
+	$(BIN)/python -m tests.gpu_check
 
 # Real benchmark run (CPU: about 10 minutes). Each run is also saved under
 # .benchmarks/ so `make bench BENCH_ARGS=--benchmark-compare` diffs it with the last one.

@@ -33,7 +33,9 @@ def test_gpu_step(benchmark, request, bench_config, variant: str) -> None:
     run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
     if variant == "compile":
         run.extractor = torch.compile(extractor)  # type: ignore[assignment]
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = variant == "tf32"
+    request.addfinalizer(lambda: _restore_tf32(*saved))  # later tests get the session's defaults back
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if variant == "bf16-autocast" else contextlib.nullcontext()
 
     def step() -> None:
@@ -47,3 +49,7 @@ def test_gpu_step(benchmark, request, bench_config, variant: str) -> None:
     benchmark.extra_info.update(
         kind="gpu", variant=variant, size=size, cuda_max_allocated_mib=torch.cuda.max_memory_allocated() / 2**20
     )
+
+
+def _restore_tf32(matmul: bool, cudnn: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
