@@ -45,6 +45,10 @@ UPDATE_INTERVAL_S = 0.25
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
 DEFAULT_PRESET = "seed"
 TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
+#: Spelled out under the plot: Gradio 6.31 clips the legend row of a plot in a column.
+PLOT_LEGEND = " · ".join(
+    f'<span style="color:{c}">━</span> {"total variation" if t == "tv" else t}' for t, c in TERM_COLORS.items()
+)
 ONNX_DIR = Path(os.environ.get("STYLECORE_ONNX_DIR", service.REPO / "artifacts"))
 # ZeroGPU: ONNX Runtime is not patched by `spaces`, and outside a GPU call there is
 # no GPU, so /extract runs on the CPU there (a second on one image; no quota spent).
@@ -329,8 +333,9 @@ def _outputs() -> dict[str, Any]:
         with gr.Column():
             status = gr.Markdown(label="Status")
             plot = gr.LinePlot(x="iteration", y="loss", color="term", color_map=TERM_COLORS,
-                               label="Weighted loss terms", height=260)  # fmt: skip
-            download = gr.File(label="Download PNG", interactive=False)
+                               label="Weighted loss terms", height=280, elem_id="loss-plot")  # fmt: skip
+            gr.Markdown(PLOT_LEGEND, elem_id="loss-legend")
+            download = gr.File(label="Download PNG", interactive=False, elem_id="download")
     return {"result": result, "status": status, "plot": plot, "download": download}
 
 
@@ -345,9 +350,6 @@ def _extract_tab() -> None:
                 grams_file = gr.File(label="Gram matrices (.npz)")
                 summary = gr.JSON(label="Summary")
     button.click(extract, probe, [grams_file, summary, provider], api_name="extract", concurrency_limit=4)
-
-
-CSS = "#result img { image-rendering: auto; width: 100%; height: auto; object-fit: contain; }"
 
 
 def build() -> gr.Blocks:
@@ -388,7 +390,6 @@ def launch(**overrides: Any) -> Any:
         "max_file_size": MAX_UPLOAD,
         "enable_monitoring": False,
         "show_error": False,
-        "css": CSS,
         "mcp_server": importlib.util.find_spec("mcp") is not None,  # the gradio[mcp] extra
         "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)]},
     }

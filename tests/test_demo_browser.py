@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from .conftest import EXAMPLES
-from .test_demo import app, url  # noqa: F401 - shared fixtures: one server per module
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = Path(__file__).resolve().parent.parent / "artifacts" / "demo_screenshot.png"
@@ -37,7 +36,7 @@ def browser():
 
 
 @pytest.mark.slow
-def test_upload_run_and_see_the_result(browser, url: str) -> None:  # noqa: F811
+def test_upload_run_and_see_the_result(browser, url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(url)
     uploads = page.locator("input[type=file]")
@@ -49,8 +48,12 @@ def test_upload_run_and_see_the_result(browser, url: str) -> None:  # noqa: F811
     page.locator("#size input[type=number]").press("Enter")
     page.locator("#run").click()
     page.get_by_text("Done: step 8 / 8").wait_for(timeout=120_000)
-    result = page.locator("#result img")
-    assert result.count() == 1 and result.get_attribute("src")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    result = page.locator("#result img")
+    assert result.count() == 2 and all(result.nth(i).get_attribute("src") for i in range(2))  # before, after
+    legend = page.locator("#loss-legend").inner_text()
+    for term in ("content", "style", "total variation", "total"):  # the legend names every line
+        assert term in legend, legend
+    assert "stylecore-chelsea-strokes" in page.locator("#download").inner_text()  # Gradio splits off ".png"
     assert SCREENSHOT.stat().st_size > 10_000
