@@ -58,8 +58,9 @@ def main(endpoint: str, kind: str, side: int) -> dict[str, float | str]:
         photo = service.read_upload(upload, "", config.size)
         for _ in service.stream(models, photo, [photo], config):
             pass
-    return {"endpoint": endpoint, "input": f"{side}x{side} {kind}, {size / 1e6:.2f} MB",
-            "models_loaded_rss_mib": round(before), "request_peak_above_mib": round(peak_rss_mib() - before)}  # fmt: skip
+    peak = peak_rss_mib() - before
+    described = f"{side}x{side} {kind}, {size / 1e6:.2f} MB"
+    return {"endpoint": endpoint, "input": described, "models_rss_mib": round(before), "request_peak_mib": round(peak)}
 
 
 if __name__ == "__main__":
