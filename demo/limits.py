@@ -4,8 +4,9 @@ Gradio's queue has one global size, so one client sending 17 runs fills a queue
 of 16 for everyone. :class:`ClientLimit` is checked in the run's validator,
 which Gradio calls when a request asks to join the queue, before it is queued.
 It counts the client's events already in Gradio's queue or running, plus the
-admissions of the last few seconds that are not in the queue yet (two requests
-validated at the same moment must not both see "nothing pending").
+admissions of the last second, which may not be in the queue yet (two requests
+validated at the same moment must not both see "nothing pending"). The larger of
+the two counts is used, so an admission is never counted twice.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 
-#: How long an admission counts before its event must be visible in the queue.
-ADMISSION_GRACE_S = 10.0
+#: How long an admission counts on its own: Gradio queues the event right after the
+#: validator returns (no waiting in between), so a second covers it with room to spare.
+ADMISSION_GRACE_S = 1.0
 
 
 def client_keys(request: Any) -> tuple[str, ...]:
