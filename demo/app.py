@@ -43,7 +43,7 @@ CACHE_S = 3600
 UPDATE_INTERVAL_S = 0.25
 #: JSON bodies (queue joins, MCP calls) up to a base64-encoded upload, and a little more.
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
-DEFAULT_PRESET = "seed"
+DEFAULT_PRESET = "original"
 TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
 #: Spelled out under the plot: Gradio 6.31 clips the legend row of a plot in a column.
 PLOT_LEGEND = " · ".join(
@@ -121,7 +121,7 @@ def stylize(content: Input, style: Input, style2: Input = None,
         style: the artwork whose colours and textures are copied.
         style2: optional second artwork, blended with the first.
         blend: share of the first artwork when there are two (0 to 1).
-        preset: "seed" (the original design) or "gatys" (the paper's settings).
+        preset: "original" (the design this project started from) or "gatys" (the paper's settings).
         iterations: optimisation steps; more is slower and stronger.
         size: long side of the result in pixels.
         log_cw: content weight, as a power of ten.
@@ -305,7 +305,7 @@ def _settings() -> dict[str, Any]:
     with gr.Accordion("Settings", open=True):
         with gr.Row():
             preset = gr.Dropdown(list(controls.CHOICES["preset"]), value=DEFAULTS["preset"], label="Preset",
-                                 info="seed: the design; gatys: the paper")  # fmt: skip
+                                 info="original: the design; gatys: the paper")  # fmt: skip
             iterations = _slider("iterations", elem_id="iterations")
             with gr.Column():
                 size = _slider("size", elem_id="size")

@@ -8,11 +8,12 @@ each bad one gets one sentence that names the control and its range.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from stylecore import PRESETS, ConfigError, StyleConfig
-from stylecore.config import MAX_SEED, choices_of
+from stylecore.config import MAX_SEED, PRESET_ALIASES, choices_of, get_preset
 
 from .hosting import Hardware
 
@@ -68,6 +69,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def choice(name: str, value: Any) -> str:
+    if name == "preset" and value in PRESET_ALIASES:  # old API callers
+        return str(PRESET_ALIASES[value])
     if not isinstance(value, str) or value not in CHOICES[name]:
         shown = repr(value)[:30]
         raise ConfigError(f"{name.replace('_', ' ')} must be one of {', '.join(CHOICES[name])}, got {shown}")
@@ -80,7 +83,10 @@ def to_config(settings: dict[str, Any], hardware: Hardware, *, two_styles: bool,
     picked = {name: choice(name, settings[name]) for name in CHOICES}
     check_work(int(v["iterations"]), int(v["size"]), hardware)
     blend = v["blend"]
-    return PRESETS[picked["preset"]].with_overrides(
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # choice() already mapped old names
+        preset = get_preset(picked["preset"])
+    return preset.with_overrides(
         iterations=int(v["iterations"]),
         size=int(v["size"]),
         content_weight=10 ** v["log_cw"],

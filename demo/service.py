@@ -33,11 +33,9 @@ from stylecore import (
     vgg19_extractor,
 )
 from stylecore.config import provenance
-from stylecore.engine import Progress
-from stylecore.imageio import resize_long_side
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
-from stylecore.run import StyleRun
+from stylecore.run import Progress, StyleRun
 
 from .outputs import OutputDir, seal
 from .uploads import MAX_INPUT_PIXELS, Rejected, Upload
@@ -151,9 +149,6 @@ class Update:
     final: bool = False
 
 
-LOSS_TERMS = ("content", "style", "tv", "total")
-
-
 def stream(models: Models, content: Image.Image, styles: list[Image.Image], config: StyleConfig) -> Iterator[Update]:
     """Run one stylisation, yielding after every step; the last update carries ``run.result()``.
 
@@ -161,17 +156,12 @@ def stream(models: Models, content: Image.Image, styles: list[Image.Image], conf
     """
     if models.extractor is None:
         raise StylecoreError(models.weights_error or "no weights")
-    content_t = pil_to_tensor(resize_long_side(content, config.size))
-    style_side = round(config.size * config.style_scale)
-    style_ts = [pil_to_tensor(resize_long_side(style, style_side)) for style in styles]
-    run = StyleRun(content_t, style_ts, config, extractor=models.extractor)
+    run = StyleRun(pil_to_tensor(content), [pil_to_tensor(s) for s in styles], config, extractor=models.extractor)
     rows: list[dict[str, Any]] = []
     progress: Progress | None = None
     for progress in run:
-        rows.extend(
-            {"iteration": progress.iteration, "term": term, "loss": getattr(progress.losses, term)}
-            for term in LOSS_TERMS
-        )
+        losses = {**progress.losses.values, "total": progress.losses.total}
+        rows.extend({"iteration": progress.iteration, "term": term, "loss": value} for term, value in losses.items())
         preview = tensor_to_pil(progress.image) if progress.snapshot else None
         yield Update(progress, preview, rows, _notes(run.notices, run.stopped))
     result = run.result()

@@ -16,7 +16,9 @@ SIZE, STEPS = 160, 150
 
 
 def main(weights: str = "random") -> Path:
-    config = PRESETS["seed"].with_overrides(size=SIZE, iterations=STEPS, save_every=0, device="cpu", weights=weights)
+    config = PRESETS["original"].with_overrides(
+        size=SIZE, iterations=STEPS, save_every=0, device="cpu", weights=weights
+    )
     extractor = vgg19_extractor(layers=config.layers, weights=weights)
     content = load_image(ROOT / "examples/chelsea.jpg", SIZE)
     style = load_image(ROOT / "examples/strokes.png", SIZE)
@@ -29,7 +31,7 @@ def main(weights: str = "random") -> Path:
     for i, (label, image) in enumerate(panels):
         figure.paste(image, (i * SIZE, 0))
         draw.text((i * SIZE + 4, SIZE + 4), label, fill="black")
-    draw.text((4, SIZE + 22), f"{STEPS} Adam steps, seed preset, weights: {extractor.weights.label}", fill="black")
+    draw.text((4, SIZE + 22), f"{STEPS} Adam steps, original preset, weights: {extractor.weights.label}", fill="black")
     out = ROOT / "docs/color_modes.png"
     figure.save(out)
     return out

@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import PRESETS, StyleConfig
-    from .engine import LossTerms, Progress, StyleResult, resolve_device
+    from .engine import LossTerms
     from .errors import ConfigError, ImageError, StylecoreError, WeightsError
     from .extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
     from .imageio import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
     from .losses import content_loss, gram_matrix, style_loss, tv_loss
-    from .run import StyleRun, stylize
+    from .run import Progress, StyleResult, StyleRun, resolve_device, stylize
     from .weights import WEIGHTS_ENV, WeightsSource, resolve_weights
 
 _HOMES = {
     "config": ("PRESETS", "StyleConfig"),
-    "engine": ("LossTerms", "Progress", "StyleResult", "resolve_device"),
+    "engine": ("LossTerms",),
     "errors": ("ConfigError", "ImageError", "StylecoreError", "WeightsError"),
     "extractor": ("DEFAULT_LAYERS", "VGG19_LAYERS", "VGGExtractor", "layer_name", "vgg19_extractor"),
     "imageio": ("load_image", "open_image", "pil_to_tensor", "save_image", "tensor_to_pil"),
     "losses": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
-    "run": ("StyleRun", "stylize"),
+    "run": ("Progress", "StyleResult", "StyleRun", "resolve_device", "stylize"),
     "weights": ("WEIGHTS_ENV", "WeightsSource", "resolve_weights"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

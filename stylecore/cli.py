@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, get_origin, 
 
 if TYPE_CHECKING:
     from .config import StyleConfig
-    from .engine import StyleResult
     from .errors import StylecoreError
+    from .run import StyleResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +83,7 @@ def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import PRESETS, StyleConfig, config_fields
+    from .config import PRESET_ALIASES, PRESETS, StyleConfig, config_fields
     from .extractor import VGG19_LAYERS
 
     parser = _Parser(
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("content", type=Path, help="content image (any format Pillow reads)")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s); Grams are averaged")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .png; snapshots go next to it")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="seed", help="starting settings (default: seed)")
+    parser.add_argument("--preset", choices=[*sorted(PRESETS), *PRESET_ALIASES], default="original",
+                        help="starting settings (default: original; 'seed' is its old name)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     group = parser.add_argument_group("run settings (override the preset)")
     hints = get_type_hints(StyleConfig)
@@ -105,10 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
     """The preset, with every option the user gave on top."""
-    from .config import PRESETS, config_fields
+    import warnings
+
+    from .config import config_fields, get_preset
 
     given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
-    return PRESETS[args.preset].with_overrides(**given)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        preset = get_preset(args.preset)
+    for warning in caught:
+        _warn(str(warning.message))
+    return preset.with_overrides(**given)
 
 
 def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
@@ -161,15 +169,14 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from tqdm import tqdm
 
     from .config import provenance
-    from .engine import Progress, resolve_device
     from .extractor import vgg19_extractor
     from .imageio import load_image, save_image
-    from .run import stylize
+    from .run import Progress, resolve_device, stylize
 
     device = resolve_device(config.device)
     check_output(args.output, [args.content, *args.styles])
-    content = load_image(args.content, config.size)
-    styles = [load_image(path, round(config.size * config.style_scale)) for path in args.styles]
+    content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
+    styles = [load_image(path) for path in args.styles]
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
 
     def on_step(p: Progress) -> bool:
         bar.update(1)
-        bar.set_postfix(content=f"{p.losses.content:.3g}", style=f"{p.losses.style:.3g}", tv=f"{p.losses.tv:.3g}")
+        bar.set_postfix({name: f"{value:.3g}" for name, value in p.losses.values.items()})
         if p.snapshot and config.save_every and p.iteration < p.iterations:
             save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
         return interrupts.received is not None

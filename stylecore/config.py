@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_type_hints
 
 from .errors import ConfigError
 from .extractor import DEFAULT_LAYERS, layer_names
+from .sizing import MIN_SIDE
 
 Optimizer = Literal["adam", "lbfgs"]
 Init = Literal["content", "noise", "style"]
@@ -20,7 +22,6 @@ Device = Literal["auto", "cpu", "cuda"]
 PreserveColors = Literal["none", "luminance", "match"]
 Precision = Literal["auto", "fp32", "bf16"]
 
-MIN_SIZE = 32  # four max-pools before conv5_1 need a few pixels left
 MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
 
@@ -62,7 +63,7 @@ class StyleConfig:
         # Accept indices or mixed case, store canonical paper names.
         object.__setattr__(self, "content_layers", layer_names(self.content_layers))
         object.__setattr__(self, "style_layers", layer_names(self.style_layers))
-        _check_range("size", self.size, MIN_SIZE, 8192)
+        _check_range("size", self.size, MIN_SIDE, 8192)
         _check_range("iterations", self.iterations, 1, 1_000_000)
         _check_range("save_every", self.save_every, 0, 1_000_000)
         _check_range("scales", self.scales, 0, 8)
@@ -92,8 +93,8 @@ class StyleConfig:
         return layer_names(self.content_layers + self.style_layers)
 
     def with_overrides(self, **changes: Any) -> StyleConfig:
-        """A validated copy with some fields changed (None values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A validated copy with the given fields changed (None sets a field to None)."""
+        return replace(self, **changes)
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
@@ -122,7 +123,7 @@ PRESETS: dict[str, StyleConfig] = {
     # The original design: Adam from the content image, the five conv taps
     # (features 0, 5, 10, 19, 28) for both content and style, 1000 steps,
     # a snapshot every 200.
-    "seed": StyleConfig(),
+    "original": StyleConfig(),
     # Gatys et al. 2015/16: post-ReLU style taps, content at relu4_2, L-BFGS
     # from white noise.
     "gatys": StyleConfig(
@@ -134,6 +135,21 @@ PRESETS: dict[str, StyleConfig] = {
         save_every=100,
     ),
 }
+
+
+#: Old preset names, still accepted with a DeprecationWarning.
+PRESET_ALIASES = {"seed": "original"}
+
+
+def get_preset(name: str) -> StyleConfig:
+    """A preset by name; old names still work, with a :class:`DeprecationWarning`."""
+    if name in PRESET_ALIASES:
+        new = PRESET_ALIASES[name]
+        warnings.warn(f"preset '{name}' is now called '{new}'", DeprecationWarning, stacklevel=2)
+        name = new
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]
 
 
 def config_fields() -> tuple[Any, ...]:

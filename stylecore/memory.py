@@ -10,6 +10,7 @@ from __future__ import annotations
 from .config import StyleConfig
 from .engine import LBFGS_HISTORY
 from .extractor import VGG19_LAYERS, trunk_shapes
+from .sizing import MIN_SIDE
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
 #: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
@@ -37,8 +38,8 @@ def estimate_peak_bytes(height: int, width: int, config: StyleConfig) -> int:
     Calibrated on the CPU; on CUDA it is an upper-bound-leaning guess (bf16 halves activations).
     """
     deepest = max(config.layers, key=VGG19_LAYERS.__getitem__)
-    pixels = 3 * height * width * 4
-    state = pixels * (2 if config.optimizer == "adam" else 2 * LBFGS_HISTORY + 2)
+    image_bytes = 3 * height * width * 4  # one fp32 copy of the pixels
+    state = image_bytes * (2 if config.optimizer == "adam" else 2 * LBFGS_HISTORY + 2)
     activations = int(activation_elements(height, width, deepest) * ACTIVATION_FACTOR)
     return weight_bytes(deepest) + activations + state + FIXED_OVERHEAD
 
@@ -47,9 +48,9 @@ def largest_fitting_side(height: int, width: int, config: StyleConfig, budget_by
     """The largest long side (multiple of 16, at most the current one) whose estimate fits."""
     long_side = max(height, width)
     side = long_side
-    while side > 32:
+    while side > MIN_SIDE:
         scale = side / long_side
         if estimate_peak_bytes(round(height * scale), round(width * scale), config) <= budget_bytes:
             return side
         side -= 16
-    return 32
+    return MIN_SIDE

@@ -1,73 +1,142 @@
-"""A whole stylisation: preparation, coarse-to-fine scales, limits, and :func:`stylize`.
+"""A whole stylization: the plan (sizes, scales, colours, memory), the loop, the result.
 
-:class:`StyleRun` is an iterator of :class:`Progress` (front ends that stream
-drive it directly); :func:`stylize` wraps it with a callback.
+:func:`plan_run` prepares everything that is fixed before the first step and
+returns a frozen :class:`RunPlan`; :class:`StyleRun` iterates it, one
+:class:`Progress` per step (front ends that stream drive it directly);
+:func:`stylize` wraps it with a callback. One scale's optimization is
+:mod:`stylecore.engine`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from .color import luminance_images, match_color, with_content_chroma
 from .config import StyleConfig
-from .engine import (
-    Callback,
-    FeatureFn,
-    LossTerms,
-    Optimisation,
-    Progress,
-    StyleResult,
-    compute_targets,
-    initial_image,
-    resize,
-    resolve_device,
-)
+from .engine import LossTerms, PixelOptimizer, build_terms, initial_image, resize, to_long_side
 from .errors import ConfigError
-from .extractor import VGGExtractor, vgg19_extractor
+from .extractor import VGGExtractor, min_side, vgg19_extractor
 from .memory import estimate_peak_bytes, largest_fitting_side
+from .sizing import MIN_SIDE, fit_long_side
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
-MIN_SIDE = 32
 
 
-def stylize(
-    content: Tensor,
-    styles: Tensor | Sequence[Tensor],
-    config: StyleConfig | None = None,
-    callback: Callback | None = None,
-    *,
-    extractor: VGGExtractor | None = None,
-    target_extractor: FeatureFn | None = None,
-) -> StyleResult:
-    """Optimise an image to have ``content``'s features and ``styles``' Grams.
+@dataclass(frozen=True)
+class Progress:
+    """What a callback sees after each step."""
 
-    Args:
-        content: RGB in [0, 1], (3, H, W) or (1, 3, H, W); the output has its size
-            (unless memory forces it smaller, which ``result.notices`` says).
-        styles: one or more RGB images in [0, 1], any sizes; ``config.style_blend``
-            weighs them and ``config.style_scale`` sizes them relative to the output.
-        config: run settings; default :class:`StyleConfig`.
-        callback: called after every step with a :class:`Progress`; return True to stop.
-        extractor: a preloaded extractor (the app loads one once); it must provide
-            ``config.layers``. Default: build one from ``config.weights``.
-        target_extractor: computes the fixed targets instead of ``extractor``, e.g.
-            a :class:`stylecore.onnx_extractor.OnnxExtractor` with the same weights.
+    iteration: int  # steps completed, 1-based, over all scales
+    iterations: int  # steps planned
+    losses: LossTerms  # evaluated at the start of this step
+    image: Tensor  # (1, 3, H, W) current pixels; shared, so copy it to keep it
+    elapsed: float  # seconds since the loop started
+    snapshot: bool  # True every ``config.save_every`` steps and at the end
+    scale: int = 0  # which coarse-to-fine scale, 0-based
+    scales: int = 1  # how many scales the run has
 
-    Returns:
-        A :class:`StyleResult`. A non-finite loss ends the run early with the last
-        image whose loss was finite and ``stopped`` saying so.
-    """
-    run = StyleRun(content, styles, config, extractor=extractor, target_extractor=target_extractor)
-    for progress in run:
-        if callback is not None and callback(progress):
-            run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
-            break
-    return run.result()
+
+#: Return True to stop early (a Stop button, a time budget).
+Callback = Callable[[Progress], "bool | None"]
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    image: Tensor  # (1, 3, H, W) in [0, 1], on the CPU
+    history: list[LossTerms]
+    elapsed: float  # seconds in the optimization loop
+    stopped: str | None  # why the run ended early; None if it ran all iterations
+    diverged: bool  # the loss became non-finite (``image`` is the last finite one)
+    weights_label: str  # provenance of the extractor weights
+    trained_weights: bool  # False for random weights: the result is not real style transfer
+    notices: list[str]  # things the user should know, e.g. "downscaled to fit GPU memory"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything fixed before the first step."""
+
+    content: Tensor  # (1, 3, H, W) at the output size, original colours, on ``device``
+    styles: tuple[Tensor, ...]  # full-size style images, colours prepared, on ``device``
+    scales: tuple[tuple[int, int, int], ...]  # (height, width, iterations) per scale, coarse to fine
+    extractor: VGGExtractor  # on ``device``; a copy if the caller's was elsewhere
+    device: torch.device
+    bf16: bool
+    shrink: float = 1.0  # below 1 when memory forces a smaller image than asked for
+    notices: tuple[str, ...] = field(default=())
+
+
+def plan_run(
+    content: Tensor, styles: Tensor | Sequence[Tensor], config: StyleConfig, extractor: VGGExtractor | None = None
+) -> RunPlan:
+    """Size the content to ``config.size``, prepare colours, pick the device and scales, check memory."""
+    device = _device_for(config, extractor)
+    extractor = _extractor_on(extractor, config, device)
+    photo = to_long_side(_as_batch(content, "content").to(device), config.size)
+    style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
+    if not style_list:
+        raise ConfigError("at least one style image is required")
+    scales = tuple(scale_plan(*photo.shape[-2:], config))
+    shrink, notices = _fit_gpu_memory(scales[-1], config, device)
+    bf16 = config.precision == "bf16" or (
+        config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    )
+    return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
+                   shrink, tuple(notices))  # fmt: skip
+
+
+def _device_for(config: StyleConfig, extractor: VGGExtractor | None) -> torch.device:
+    """``auto`` with a given extractor follows it; otherwise :func:`resolve_device`."""
+    if config.device == "auto" and extractor is not None:
+        return extractor.mean.device
+    return resolve_device(config.device)
+
+
+def _extractor_on(extractor: VGGExtractor | None, config: StyleConfig, device: torch.device) -> VGGExtractor:
+    if extractor is None:
+        return vgg19_extractor(layers=config.layers, weights=config.weights, device=device)
+    if extractor.mean.device != device:  # never move the caller's model under its feet
+        return copy.deepcopy(extractor).to(device)
+    return extractor
+
+
+def _prepare_styles(styles: list[Tensor], content: Tensor, config: StyleConfig) -> list[Tensor]:
+    if config.preserve_colors == "match":
+        return [match_color(s, content).clamp(0, 1) for s in styles]
+    if config.preserve_colors == "luminance":
+        return [luminance_images(content, s)[1] for s in styles]
+    return styles
+
+
+def _fit_gpu_memory(final: tuple[int, int, int], config: StyleConfig, device: torch.device) -> tuple[float, list[str]]:
+    """On CUDA, downscale before starting when the estimate exceeds free memory."""
+    height, width, _ = final
+    if device.type != "cuda":
+        return 1.0, []
+    free = int(torch.cuda.mem_get_info(device)[0] * 0.9)
+    if estimate_peak_bytes(height, width, config) <= free:
+        return 1.0, []
+    side = largest_fitting_side(height, width, config, free)
+    if side <= MIN_SIDE:
+        raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU")
+    note = f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
+    return side / max(height, width), [note]
 
 
 def auto_scales(long_side: int) -> int:
@@ -94,17 +163,44 @@ def scale_plan(height: int, width: int, config: StyleConfig) -> list[tuple[int, 
     return plan
 
 
-def scale_style(style: Tensor, long_side: int) -> Tensor:
-    """Resize so the long side is ``long_side``, keeping the aspect ratio."""
-    h, w = style.shape[-2:]
-    factor = long_side / max(h, w)
-    return resize(style, max(1, round(h * factor)), max(1, round(w * factor)))
+def stylize(
+    content: Tensor,
+    styles: Tensor | Sequence[Tensor],
+    config: StyleConfig | None = None,
+    callback: Callback | None = None,
+    *,
+    extractor: VGGExtractor | None = None,
+) -> StyleResult:
+    """Optimize an image to have ``content``'s features and ``styles``' Grams.
+
+    Args:
+        content: RGB in [0, 1], (3, H, W) or (1, 3, H, W), any size: it is resized so
+            its long side is ``config.size`` (unless memory forces it smaller, which
+            ``result.notices`` says).
+        styles: one or more RGB images in [0, 1], any sizes; ``config.style_blend``
+            weighs them and ``config.style_scale`` sizes them relative to the output.
+        config: run settings; default :class:`StyleConfig`.
+        callback: called after every step with a :class:`Progress`; return True to stop.
+        extractor: a preloaded extractor (the app loads one once); it must provide
+            ``config.layers``. Default: build one from ``config.weights``.
+
+    Returns:
+        A :class:`StyleResult`. A non-finite loss ends the run early with the last
+        image whose loss was finite and ``stopped`` saying so.
+    """
+    run = StyleRun(content, styles, config, extractor=extractor)
+    for progress in run:
+        if callback is not None and callback(progress):
+            run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
+            break
+    return run.result()
 
 
 class StyleRun:
-    """A stylisation in progress: iterate it to take steps, one :class:`Progress` each.
+    """A stylization in progress: iterate it to take steps, one :class:`Progress` each.
 
-    Targets are computed once per scale, before that scale's first step.
+    Targets are computed once per scale, before that scale's first step. ``clock``
+    (seconds) measures ``elapsed`` and the time budget; tests pass a fake one.
     """
 
     def __init__(
@@ -114,111 +210,77 @@ class StyleRun:
         config: StyleConfig | None = None,
         *,
         extractor: VGGExtractor | None = None,
-        target_extractor: FeatureFn | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.config = config = config or StyleConfig()
-        self.device = resolve_device(config.device)
-        if extractor is None:
-            extractor = vgg19_extractor(layers=config.layers, weights=config.weights)
-        self.extractor = extractor.to(self.device)
-        self.target_extractor = target_extractor or self.extractor
-        self.content = _as_batch(content, "content").to(self.device)  # original colours, full size
-        style_list = [_as_batch(s, "style").to(self.device) for s in _as_list(styles)]
-        if not style_list:
-            raise ConfigError("at least one style image is required")
-        self.styles = self._prepare_styles(style_list)
-        self.plan = scale_plan(*self.content.shape[-2:], config)
-        self.notices: list[str] = []
-        self._shrink = 1.0
-        self._fit_gpu_memory()
-        self.bf16 = config.precision == "bf16" or (
-            config.precision == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
-        )
+        self.config = config or StyleConfig()
+        self.plan = plan_run(content, styles, self.config, extractor)
+        self.notices = list(self.plan.notices)
+        self.clock = clock
         self.history: list[LossTerms] = []
         self.stopped: str | None = None
         self.diverged = False
-        self._image = self.content  # latest pixels, at the current scale
-        self._last_finite = self.content
+        self._shrink = self.plan.shrink
+        self._image = self.plan.content  # latest pixels, at the current scale
+        self._last_finite = self.plan.content
         self._start: float | None = None
 
-    def _prepare_styles(self, styles: list[Tensor]) -> list[Tensor]:
-        if self.config.preserve_colors == "match":
-            return [match_color(s, self.content).clamp(0, 1) for s in styles]
-        if self.config.preserve_colors == "luminance":
-            return [luminance_images(self.content, s)[1] for s in styles]
-        return styles
-
-    def _run_content(self, height: int, width: int) -> Tensor:
-        content = resize(self.content, height, width)
-        if self.config.preserve_colors == "luminance":
-            return luminance_images(content, content)[0]
-        return content
-
-    def _fit_gpu_memory(self) -> None:
-        """On CUDA, downscale before starting when the estimate exceeds free memory."""
-        if self.device.type != "cuda":
-            return
-        height, width, _ = self.plan[-1]
-        free = int(torch.cuda.mem_get_info(self.device)[0] * 0.9)
-        if estimate_peak_bytes(height, width, self.config) <= free:
-            return
-        side = largest_fitting_side(height, width, self.config, free)
-        if side <= MIN_SIDE:
-            raise ConfigError(
-                f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU"
-            )
-        self._shrink = side / max(height, width)
-        self.notices.append(
-            f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
-        )
-
     def __iter__(self) -> Iterator[Progress]:
-        self._start = self._start or time.perf_counter()
+        self._start = self._start or self.clock()
         end = 0
-        for height, width, iterations in self.plan:
+        for index, (height, width, iterations) in enumerate(self.plan.scales):
             end += iterations
             while len(self.history) < end and not self.stopped:
                 try:
-                    yield from self._run_scale(height, width, end)
+                    yield from self._run_scale(index, height, width, end)
                 except torch.cuda.OutOfMemoryError:
                     self._recover_from_oom()
             if self.stopped:
                 return
 
-    def _run_scale(self, height: int, width: int, end: int) -> Iterator[Progress]:
+    def _run_scale(self, index: int, height: int, width: int, end: int) -> Iterator[Progress]:
         """Steps at one scale until ``end`` steps in all; targets are computed once, here."""
-        h, w = max(MIN_SIDE, round(height * self._shrink)), max(MIN_SIDE, round(width * self._shrink))
+        need = min_side(self.config.layers)  # thin images keep their aspect down to what VGG accepts
+        h, w = max(need, round(height * self._shrink)), max(need, round(width * self._shrink))
         content = self._run_content(h, w)
-        styles = [scale_style(s, round(self.config.style_scale * max(h, w))) for s in self.styles]
-        targets = compute_targets(self.target_extractor, content, styles, self.config, self.config.style_blend)
+        style_side = round(self.config.style_scale * max(h, w))
+        styles = [resize(s, *fit_long_side(*s.shape[-2:], style_side)) for s in self.plan.styles]
+        terms = build_terms(self.plan.extractor, content, styles, self.config)
         # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)
-        run = Optimisation(start, self.extractor, targets, self.config, bf16=self.bf16)
+        optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)
         while len(self.history) < end:
-            before = run.image().detach().clone()
-            self.history.append(run.step())  # the loss of `before`
+            before = optimizer.image().detach().clone()
+            self.history.append(optimizer.step())  # the loss of `before`
             if not math.isfinite(self.history[-1].total):
                 self.stop(f"loss became non-finite at iteration {len(self.history)}; kept the last finite image")
                 self.diverged = True
                 return
-            self._last_finite, self._image = before, run.image().detach()
-            yield self._progress()
+            self._last_finite, self._image = before, optimizer.image().detach()
+            yield self._progress(index)
             if self.stopped:
                 return
 
-    def _progress(self) -> Progress:
+    def _run_content(self, height: int, width: int) -> Tensor:
+        content = resize(self.plan.content, height, width)
+        if self.config.preserve_colors == "luminance":
+            return luminance_images(content, content)[0]
+        return content
+
+    def _progress(self, scale: int) -> Progress:
         """The Progress of the step just taken; also where the time budget is enforced."""
         config, step = self.config, len(self.history)
         if config.time_budget is not None and self.elapsed >= config.time_budget:
             self.stop(f"time budget of {config.time_budget:g} s reached at iteration {step}")
         periodic = config.save_every > 0 and step % config.save_every == 0
         snapshot = step == config.iterations or self.stopped is not None or periodic
-        return Progress(step, config.iterations, self.history[-1], self._present(self._image), self.elapsed, snapshot)
+        image = self._present(self._image)
+        return Progress(step, config.iterations, self.history[-1], image, self.elapsed, snapshot,
+                        scale, len(self.plan.scales))  # fmt: skip
 
     def _recover_from_oom(self) -> None:
         torch.cuda.empty_cache()  # the failed scale's tensors were released when its generator unwound
         self._shrink *= OOM_SHRINK
-        height, width, _ = self.plan[-1]
+        height, width, _ = self.plan.scales[-1]
         side = round(max(height, width) * self._shrink)
         if side < MIN_SIDE:
             raise ConfigError(f"CUDA ran out of memory even at {MIN_SIDE} px; free the GPU or use --device cpu")
@@ -228,12 +290,12 @@ class StyleRun:
         """What the user sees: with luminance-only transfer, the content's colours come back."""
         if self.config.preserve_colors != "luminance":
             return image
-        return with_content_chroma(image, resize(self.content, *image.shape[-2:]))
+        return with_content_chroma(image, resize(self.plan.content, *image.shape[-2:]))
 
     @property
     def elapsed(self) -> float:
         """Seconds since the first step started."""
-        return 0.0 if self._start is None else time.perf_counter() - self._start
+        return 0.0 if self._start is None else self.clock() - self._start
 
     def stop(self, reason: str) -> None:
         """End the run after the current step; ``reason`` goes to the result."""
@@ -241,20 +303,17 @@ class StyleRun:
 
     def result(self) -> StyleResult:
         image = self._last_finite if self.diverged else self._image
+        weights = self.plan.extractor.weights
         return StyleResult(
             image=self._present(image).detach().cpu().clone(),
             history=list(self.history),
             elapsed=self.elapsed,
             stopped=self.stopped,
             diverged=self.diverged,
-            weights_label=self.extractor.weights.label,
-            trained_weights=self.extractor.weights.trained,
+            weights_label=weights.label,
+            trained_weights=weights.trained,
             notices=list(self.notices),
         )
-
-
-def _as_list(styles: Tensor | Sequence[Tensor]) -> Sequence[Tensor]:
-    return [styles] if isinstance(styles, Tensor) else styles
 
 
 def _as_batch(image: Tensor, what: str) -> Tensor:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from stylecore.engine import Optimisation
+from stylecore.engine import PixelOptimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "artifacts" / "gpu_check.md"
@@ -55,16 +55,16 @@ def cuda_tests() -> Row:
     return "CUDA tests + GPU benchmarks (smoke)", last, "ok" if done.returncode == 0 else "FAIL"
 
 
-def _step_setup(size: int, bf16: bool) -> Optimisation:
+def _step_setup(size: int, bf16: bool) -> PixelOptimizer:
     from stylecore import PRESETS, vgg19_extractor
-    from stylecore.engine import compute_targets
+    from stylecore.engine import build_terms
 
-    config = PRESETS["seed"].with_overrides(device="cuda", save_every=0)
+    config = PRESETS["original"].with_overrides(device="cuda", save_every=0)
     extractor = vgg19_extractor(layers=config.layers, weights="random:0", device="cuda")
     generator = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, size, size, generator=generator).cuda()
     style = torch.rand(1, 3, size, size, generator=generator).cuda()
-    return Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config, bf16=bf16)
+    return PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config, bf16=bf16)
 
 
 def bf16_parity() -> Row:
@@ -95,7 +95,7 @@ def oom_retry() -> Row:
             block //= 2
     torch.cuda.empty_cache()
     try:
-        config = PRESETS["seed"].with_overrides(device="cuda", size=512, iterations=3, save_every=0)
+        config = PRESETS["original"].with_overrides(device="cuda", size=512, iterations=3, save_every=0)
         result = stylize(torch.rand(1, 3, 512, 512), torch.rand(1, 3, 512, 512), config)
         side = max(result.image.shape[-2:])
         notes = "; ".join(result.notices) or "no notice"

@@ -122,10 +122,10 @@ def test_new_controls_blend_colours_and_scales(client: Client) -> None:
 
 def test_memory_estimate_is_read_from_the_header(app: ModuleType) -> None:
     upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
-    small, large = (app.memory_estimate(upload, size, "seed", "adam") for size in (64, 128))
+    small, large = (app.memory_estimate(upload, size, "original", "adam") for size in (64, 128))
     gib = [float(text.split("**")[1].split()[0]) for text in (small, large)]
     assert 0 < gib[0] < gib[1]
-    assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "seed", "adam")
+    assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "original", "adam")
 
 
 def test_four_concurrent_clients_all_get_answers(url: str) -> None:

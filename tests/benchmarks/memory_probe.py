@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.engine import Optimisation, compute_targets, resolve_device
+from stylecore.engine import PixelOptimizer, build_terms
 from stylecore.memory import estimate_peak_bytes
+from stylecore.run import resolve_device
 
 
 def _status_mib(field: str) -> float:
@@ -38,12 +39,12 @@ def peak_rss_mib() -> float:
 
 def main(size: int, device_name: str = "cpu", optimizer: str = "adam", steps: int = 3) -> dict[str, float]:
     device = resolve_device(device_name)
-    config = PRESETS["seed"].with_overrides(device=device.type, save_every=0, optimizer=optimizer)
+    config = PRESETS["original"].with_overrides(device=device.type, save_every=0, optimizer=optimizer)
     baseline = rss_mib()  # the runtime alone: estimate_peak_bytes counts the weights
     extractor = vgg19_extractor(layers=config.layers, weights="random:0", device=device)
     content = torch.rand(1, 3, size, size, device=device)
     style = torch.rand(1, 3, size, size, device=device)
-    run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
     for _ in range(steps):
         run.step()
     estimate = estimate_peak_bytes(size, size, config) / 2**20

@@ -54,7 +54,7 @@ def main(endpoint: str, kind: str, side: int) -> dict[str, float | str]:
     if endpoint == "extract":
         service.extract_grams(models, service.read_upload(upload, "", hardware.max_side), OutputDir())
     else:
-        config = PRESETS["seed"].with_overrides(size=hardware.max_side, iterations=1, save_every=0)
+        config = PRESETS["original"].with_overrides(size=hardware.max_side, iterations=1, save_every=0)
         photo = service.read_upload(upload, "", config.size)
         for _ in service.stream(models, photo, [photo], config):
             pass

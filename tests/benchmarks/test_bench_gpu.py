@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylecore import vgg19_extractor
-from stylecore.engine import Optimisation, compute_targets
+from stylecore.engine import PixelOptimizer, build_terms
 
 from .conftest import smoke
 
@@ -30,7 +30,7 @@ def test_gpu_step(benchmark, request, bench_config, variant: str) -> None:
         extractor = extractor.to(memory_format=torch.channels_last)
         content = content.contiguous(memory_format=torch.channels_last)
     config = bench_config.with_overrides(device="cuda")
-    run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
     if variant == "compile":
         run.extractor = torch.compile(extractor)  # type: ignore[assignment]
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from stylecore import load_image
-from stylecore.engine import Optimisation, compute_targets
+from stylecore.engine import PixelOptimizer, build_terms
 
 from ..conftest import EXAMPLES
 from .conftest import smoke
@@ -36,7 +36,7 @@ def reference(request, images, extractor, bench_config) -> tuple[float, float, i
     return loop.step(), elapsed, steps  # the objective at the final image
 
 
-def _time_to(objective: float, run: Optimisation, limit: int, start: float) -> tuple[float, int]:
+def _time_to(objective: float, run: PixelOptimizer, limit: int, start: float) -> tuple[float, int]:
     """Seconds since ``start`` and steps until the loss is at most ``objective``."""
     for step in range(1, limit + 1):
         if run.step().total <= objective:
@@ -52,7 +52,7 @@ def test_time_to_seed_quality(benchmark, images, extractor, bench_config, refere
 
     def reach() -> tuple[float, int]:
         start = time.perf_counter()  # targets included: the seed loop pays for its own every step
-        run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
+        run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
         return _time_to(objective, run, 2 * seed_steps, start)
 
     seconds, steps = benchmark.pedantic(reach, rounds=1, iterations=1)

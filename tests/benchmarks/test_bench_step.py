@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from stylecore.engine import Optimisation, compute_targets
+from stylecore.engine import PixelOptimizer, build_terms
 
 from .conftest import rounds, square
 from .flops import conv_throughput, step_flops
@@ -19,7 +19,7 @@ from .seed_reference import SeedLoop
 def test_ours(benchmark, extractor, bench_config, size: int, optimizer: str) -> None:
     config = bench_config.with_overrides(optimizer=optimizer)
     content, style = square(size, 0), square(size, 1)
-    run = Optimisation(content, extractor, compute_targets(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
     flops = step_flops(size, size, config.layers, config.style_layers)
     benchmark.group = f"step-{size}"
     benchmark.extra_info.update(kind="step", size=size, variant=f"ours {optimizer}", flops=flops)

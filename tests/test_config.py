@@ -1,0 +1,64 @@
+"""StyleConfig: validation, defaults, layer names, presets, overrides."""
+
+import pytest
+
+from stylecore import PRESETS, ConfigError, StyleConfig
+from stylecore.config import get_preset
+from stylecore.sizing import MIN_SIDE
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"iterations": 0}, "iterations"),
+        ({"size": 8}, "size"),
+        ({"style_weight": -1.0}, "style_weight"),
+        ({"lr": float("nan")}, "lr"),
+        ({"optimizer": "sgd"}, "optimizer must be one of adam, lbfgs"),
+        ({"style_layers": ("relu9_9",)}, "unknown layer"),
+    ],
+)
+def test_config_validation(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StyleConfig(**changes)
+
+
+def test_step_size_defaults_follow_the_optimizer() -> None:
+    assert StyleConfig(optimizer="adam").step_size == 0.02
+    assert StyleConfig(optimizer="lbfgs").step_size == 1.0
+    assert StyleConfig(optimizer="lbfgs", lr=0.5).step_size == 0.5
+
+
+def test_config_normalises_layers() -> None:
+    config = StyleConfig(content_layers=(21,), style_layers=("0", "RELU1_1", "relu1_1"))
+    assert config.content_layers == ("conv4_2",) and config.style_layers == ("conv1_1", "relu1_1")
+    assert config.layers == ("conv4_2", "conv1_1", "relu1_1")
+
+
+def test_presets() -> None:
+    seed = PRESETS["original"]
+    assert seed.optimizer == "adam" and seed.init == "content" and seed.iterations == 1000
+    assert seed.save_every == 200 and seed.content_layers == seed.style_layers
+    assert seed.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    gatys = PRESETS["gatys"]
+    assert gatys.optimizer == "lbfgs" and gatys.content_layers == ("relu4_2",)
+    assert all(name.startswith("relu") for name in gatys.style_layers)
+
+
+def test_seed_is_an_alias_of_original_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="'seed' is now called 'original'"):
+        assert get_preset("seed") == PRESETS["original"]
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; valid: gatys, original"):
+        get_preset("nope")
+
+
+def test_overrides_can_set_none_explicitly() -> None:
+    blended = StyleConfig(style_blend=(0.7, 0.3))
+    assert blended.with_overrides(style_blend=None).style_blend is None
+    assert blended.with_overrides(iterations=5).style_blend == (0.7, 0.3)
+
+
+def test_the_smallest_size_comes_from_the_extractor() -> None:
+    assert MIN_SIDE == 32  # twice the 16 px that four max-pools before conv5_1 need
+    with pytest.raises(ConfigError, match=r"size must be an integer in \[32, 8192\]"):
+        StyleConfig(size=MIN_SIDE - 1)
