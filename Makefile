@@ -36,9 +36,11 @@ bench: install
 		--benchmark-json=artifacts/bench.json --benchmark-columns=min,median,max,rounds $(BENCH_ARGS)
 	$(BIN)/python -m tests.benchmarks.report artifacts/bench.json
 
+# ruff, then mypy: --strict for stylecore/, the default checks for export/ and demo/ (pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 stylize: install
 	$(BIN)/stylecore examples/chelsea.jpg examples/strokes.png -o outputs/chelsea_strokes.png $(STYLIZE_ARGS)

@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 import pandas as pd
@@ -158,7 +158,7 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
     throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
     for update in service.stream(MODELS, photo, styles, config):
         p = update.progress
-        if update.final:
+        if update.final and update.preview is not None:  # the final update always carries the result
             path = service.save_result(update.preview, config, MODELS, OUTPUTS, name)
             status = _status(p.iteration, p.iterations, p.elapsed, True, update.notes)
             yield (photo, update.preview), _plot(update.losses), status, str(path)
@@ -272,9 +272,12 @@ def _limits_text() -> str:
     return text
 
 
-def _raw(component: Any) -> Any:
+C = TypeVar("C", gr.Slider, gr.Number, gr.Radio, gr.Dropdown)
+
+
+def _raw(component: C) -> C:
     """Hand the value over as sent: :mod:`demo.controls` checks it (Gradio's own check crashes on null)."""
-    component.preprocess = lambda value: value
+    component.preprocess = lambda value: value  # type: ignore[method-assign,assignment]
     return component
 
 
@@ -284,7 +287,7 @@ def _slider(name: str, **kwargs: Any) -> gr.Slider:
 
 
 def _radio(name: str, label: str) -> gr.Radio:
-    return gr.Radio(list(controls.CHOICES[name]), value=DEFAULTS[name], label=label)
+    return _raw(gr.Radio(list(controls.CHOICES[name]), value=DEFAULTS[name], label=label))
 
 
 def _images() -> dict[str, Any]:
@@ -304,8 +307,8 @@ def _settings() -> dict[str, Any]:
     """The run settings, keyed as stylize()'s parameters."""
     with gr.Accordion("Settings", open=True):
         with gr.Row():
-            preset = gr.Dropdown(list(controls.CHOICES["preset"]), value=DEFAULTS["preset"], label="Preset",
-                                 info="original: the design; gatys: the paper")  # fmt: skip
+            preset = _raw(gr.Dropdown(list(controls.CHOICES["preset"]), value=DEFAULTS["preset"], label="Preset",
+                                      info="original: the design; gatys: the paper"))  # fmt: skip
             iterations = _slider("iterations", elem_id="iterations")
             with gr.Column():
                 size = _slider("size", elem_id="size")
@@ -377,6 +380,7 @@ def build() -> gr.Blocks:
         for trigger in memory_inputs:
             trigger.change(memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
         blocks.load(memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
+    assert isinstance(blocks, gr.Blocks)
     return blocks
 
 

@@ -114,5 +114,5 @@ def checked_image(**kwargs: Any) -> gr.Image:
     The hook is set on the instance: a subclass would make Gradio write a .pyi stub into demo/.
     """
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
-    image.preprocess = check_payload  # type: ignore[method-assign]
+    image.preprocess = check_payload  # type: ignore[method-assign,assignment]
     return image

@@ -37,7 +37,7 @@ def model_path(out_dir: Path, layers: Sequence[str]) -> Path:
 
 def written_opset(model: onnx.ModelProto) -> int:
     """The default-domain opset recorded in the model (what was written, whatever was asked)."""
-    return max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    return int(max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")))
 
 
 class _TupleOutputs(nn.Module):

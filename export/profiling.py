@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import onnxruntime as ort
@@ -108,8 +109,8 @@ def latency_table(path: Path, extractor: VGGExtractor, sizes: Iterable[int], run
     for size in sizes:
         image = torch.rand(1, 3, size, size)
         with torch.no_grad():
-            torch_ms = median_ms(lambda image=image: extractor(image), runs)
-        rows.append(LatencyRow(size, torch_ms, median_ms(lambda image=image: onnx_extractor(image), runs)))
+            torch_ms = median_ms(partial(extractor, image), runs)
+        rows.append(LatencyRow(size, torch_ms, median_ms(partial(onnx_extractor, image), runs)))
     return rows
 
 
@@ -119,7 +120,7 @@ def opt_level_ms(path: Path, size: int, runs: int, levels: Iterable[str] = ("bas
     result = {}
     for level in levels:
         onnx_extractor = OnnxExtractor(path, session_options=session_options(level))
-        result[level] = median_ms(lambda onnx_extractor=onnx_extractor: onnx_extractor(image), runs)
+        result[level] = median_ms(partial(onnx_extractor, image), runs)
     return result
 
 

@@ -53,4 +53,5 @@ def _sqrtm(matrix: Tensor, *, inverse: bool = False) -> Tensor:
     """Square root (or inverse square root) of a symmetric positive semi-definite matrix."""
     values, vectors = torch.linalg.eigh(matrix)
     values = values.clamp(min=1e-8)
-    return vectors @ torch.diag(values.rsqrt() if inverse else values.sqrt()) @ vectors.T
+    root: Tensor = vectors @ torch.diag(values.rsqrt() if inverse else values.sqrt()) @ vectors.T
+    return root

@@ -76,7 +76,8 @@ def resize(image: Tensor, height: int, width: int) -> Tensor:
 
 def to_long_side(image: Tensor, long_side: int) -> Tensor:
     """``image`` resized so its long side is ``long_side``, aspect kept."""
-    return resize(image, *fit_long_side(*image.shape[-2:], long_side))
+    height, width = image.shape[-2:]
+    return resize(image, *fit_long_side(height, width, long_side))
 
 
 def initial_image(content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> Tensor:
@@ -126,7 +127,7 @@ class PixelOptimizer:
         """Current pixels in [0, 1], (1, 3, H, W); part of the graph unless detached."""
         return torch.sigmoid(self.param) if self.uses_logits else self.param
 
-    def _closure(self) -> Tensor:
+    def _closure(self) -> float:
         self.optimizer.zero_grad(set_to_none=True)
         image = self.image()
         with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -134,9 +135,9 @@ class PixelOptimizer:
         features = {name: f.float() for name, f in features.items()}
         values = objective(features, image, self.terms)
         total = values.pop("total")
-        total.backward()
+        total.backward()  # type: ignore[no-untyped-call]
         self._last = LossTerms({name: value.item() for name, value in values.items()}, total.item())
-        return total
+        return self._last.total
 
     def step(self) -> LossTerms:
         """Evaluate the loss at the current pixels, then update them; returns that loss."""

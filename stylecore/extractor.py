@@ -150,7 +150,8 @@ class VGGExtractor(nn.Module):
 def min_side(layers: Sequence[str | int]) -> int:
     """The smallest image side the deepest of ``layers`` accepts: each max-pool before it halves the image."""
     depth = max(VGG19_LAYERS[name] for name in layer_names(layers))
-    return 2 ** sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < depth)
+    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < depth)
+    return int(2**pools)
 
 
 def check_min_size(image: Tensor, layers: Sequence[str | int]) -> None:

@@ -45,7 +45,7 @@ def open_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source)
+            image: Image.Image = Image.open(source)
             _check_size(image, name, max_pixels)
             full = image.size  # the true aspect: draft's 1/2, 1/4, 1/8 scales round it
             if max_side is not None:  # JPEG only (a no-op elsewhere): decode at a reduced scale

@@ -34,7 +34,7 @@ class _SymmetricGram(torch.autograd.Function):
         return torch.baddbmm(out, flat, flat.transpose(1, 2), beta=0, alpha=scale)
 
     @staticmethod
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
         (flat,) = ctx.saved_tensors  # type: ignore[attr-defined]
         return torch.bmm(grad + grad.transpose(1, 2), flat).mul_(ctx.scale), None  # type: ignore[attr-defined]
 
@@ -43,7 +43,8 @@ def gram_matrix(features: Tensor) -> Tensor:
     """(B, C, H, W) -> (B, C, C) channel correlations, averaged over positions."""
     b, c, h, w = features.shape
     flat = features.reshape(b, c, h * w)  # (B, C, HW)
-    return _SymmetricGram.apply(flat, 1.0 / (h * w))
+    gram: Tensor = _SymmetricGram.apply(flat, 1.0 / (h * w))
+    return gram
 
 
 def relative_error(x: Tensor, target: Tensor) -> Tensor:

@@ -92,7 +92,8 @@ def plan_run(
     style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
     if not style_list:
         raise ConfigError("at least one style image is required")
-    scales = tuple(scale_plan(*photo.shape[-2:], config))
+    height, width = photo.shape[-2:]
+    scales = tuple(scale_plan(height, width, config))
     shrink, notices = _fit_gpu_memory(scales[-1], config, device)
     bf16 = config.precision == "bf16" or (
         config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -243,7 +244,7 @@ class StyleRun:
         h, w = max(need, round(height * self._shrink)), max(need, round(width * self._shrink))
         content = self._run_content(h, w)
         style_side = round(self.config.style_scale * max(h, w))
-        styles = [resize(s, *fit_long_side(*s.shape[-2:], style_side)) for s in self.plan.styles]
+        styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
         terms = build_terms(self.plan.extractor, content, styles, self.config)
         # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)

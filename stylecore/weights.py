@@ -170,7 +170,8 @@ def _init_random(trunk: nn.Module, seed: int) -> None:
     for module in trunk.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def _fetch_imagenet(progress: bool) -> Path:

@@ -29,6 +29,20 @@ def _no_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # read at import
 
 
+def torchvision_features(seed: int = 0) -> torch.nn.Sequential:
+    """torchvision's own VGG19 ``features`` (its code and init, not ours), without the 500 MB classifier."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(seed)
+    return make_layers(cfgs["E"]).eval()
+
+
+def torchvision_checkpoint(features: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The key layout of torchvision's vgg19-dcbb9e9d.pth, with a tiny stand-in classifier."""
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    return state | {"classifier.6.weight": torch.zeros(10, 4), "classifier.6.bias": torch.zeros(10)}
+
+
 @pytest.fixture(scope="session")
 def full_extractor() -> VGGExtractor:
     """Every VGG19 layer, seeded random weights."""
@@ -65,11 +79,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """demo.app imported once: seeded random weights, a fresh ONNX folder, outputs capped at 128 px."""
+    """demo.app imported once: seeded random weights, a fresh ONNX folder, outputs capped at 96 px."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLECORE_WEIGHTS", "random")
         mp.setenv("STYLECORE_ONNX_DIR", str(tmp_path_factory.mktemp("onnx")))
-        mp.setenv("STYLECORE_MAX_SIDE", "128")
+        mp.setenv("STYLECORE_MAX_SIDE", "96")  # CPU defaults: 100 steps at 96 px
         sys.modules.pop("demo.app", None)
         module = importlib.import_module("demo.app")
     yield module

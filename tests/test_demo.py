@@ -58,7 +58,7 @@ def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleTy
     assert status.startswith(f"Done: step {steps} / {steps}")
     assert Path(png).name == "stylecore-chelsea-strokes.png"
     with open_image(png) as result:
-        assert result.size == (128, 85)  # the host's default size (capped at 128 here), chelsea's aspect
+        assert result.size == (96, 64)  # the host's default size (capped at 96 here), chelsea's aspect
     assert len(before_after) == 2 and all(Path(p).is_file() for p in before_after)
 
 
@@ -74,7 +74,7 @@ def test_stylize_streams_previews_then_the_final_png(client: Client) -> None:
 
 
 def test_cancel_ends_a_long_run_and_frees_the_worker(client: Client) -> None:
-    job = client.submit(**_stylize_args(iterations=800, size=128, preview_every=1))
+    job = client.submit(**_stylize_args(iterations=800, size=96, preview_every=1))
     deadline = time.time() + 120
     while not job.outputs() and time.time() < deadline:
         time.sleep(0.2)
@@ -122,7 +122,7 @@ def test_new_controls_blend_colours_and_scales(client: Client) -> None:
 
 def test_memory_estimate_is_read_from_the_header(app: ModuleType) -> None:
     upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
-    small, large = (app.memory_estimate(upload, size, "original", "adam") for size in (64, 128))
+    small, large = (app.memory_estimate(upload, size, "original", "adam") for size in (64, 96))
     gib = [float(text.split("**")[1].split()[0]) for text in (small, large)]
     assert 0 < gib[0] < gib[1]
     assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "original", "adam")

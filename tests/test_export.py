@@ -6,7 +6,6 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
-from torchvision.models import vgg19
 
 from export import checks
 from export.__main__ import main as export_main
@@ -15,6 +14,8 @@ from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, ImageError, StyleConfig, vgg
 from stylecore.engine import build_terms
 from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
 from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError, file_sha256
+
+from .conftest import torchvision_checkpoint, torchvision_features
 
 QUICK = ["--sizes", "32", "--runs", "1", "--profile-size", "32"]
 
@@ -136,10 +137,9 @@ def test_layer_mismatch_is_clear(exported: Path) -> None:
 
 @pytest.mark.slow
 def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monkeypatch) -> None:
-    torch.manual_seed(11)
-    model = vgg19(weights=None).eval()
+    features = torchvision_features(seed=11)
     checkpoint = tmp_path / "vgg19-test.pth"
-    torch.save(model.state_dict(), checkpoint)
+    torch.save(torchvision_checkpoint(features), checkpoint)
     monkeypatch.setenv("STYLECORE_WEIGHTS", str(checkpoint))
     out = tmp_path / "art"
     assert export_main(["--out", str(out), *QUICK]) == 0
@@ -151,7 +151,7 @@ def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monk
     normalised = (image - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     for name in DEFAULT_LAYERS:
         with torch.no_grad():
-            expected = model.features[: VGG19_LAYERS[name] + 1](normalised.clone())  # ends on the conv: pre-ReLU
+            expected = features[: VGG19_LAYERS[name] + 1](normalised.clone())  # ends on the conv: pre-ReLU
         assert checks.relative_error(got[name], expected) < checks.PARITY_TOLERANCE, name
 
 

@@ -1,16 +1,17 @@
 import pytest
 import torch
 from torch import nn
-from torchvision.models import vgg19
 
 from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, ConfigError, ImageError, layer_name, vgg19_extractor
 from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
+
+from . import conftest
 
 
 @pytest.fixture(scope="module")
 def torchvision_features(full_extractor):
     """torchvision's own vgg19().features with our seeded weights loaded."""
-    features = vgg19(weights=None).features.eval()
+    features = conftest.torchvision_features()
     features.load_state_dict(full_extractor.features.state_dict())
     return features
 
@@ -23,7 +24,7 @@ def _reference(features: nn.Sequential, image: torch.Tensor, index: int) -> torc
 
 
 def test_layer_table_matches_torchvision_module_types() -> None:
-    features = vgg19(weights=None).features
+    features = conftest.torchvision_features()
     for name, index in VGG19_LAYERS.items():
         kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name.rstrip("0123456789_")]
         assert isinstance(features[index], kind), name

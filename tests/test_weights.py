@@ -3,17 +3,17 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
-from torchvision.models import vgg19
 
 from stylecore import WeightsError, resolve_weights, vgg19_extractor
 from stylecore.weights import HUB_FILE, HUB_REPO, IMAGENET_URL, WeightsSource, imagenet_cache_path
+
+from .conftest import torchvision_features
 
 
 @pytest.fixture(scope="module")
 def tv_features() -> dict[str, torch.Tensor]:
     """torchvision's own freshly initialised VGG19 features (not our init code)."""
-    torch.manual_seed(3)
-    return vgg19(weights=None).features.state_dict()
+    return torchvision_features(seed=3).state_dict()
 
 
 def _full_checkpoint(features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
