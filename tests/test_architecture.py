@@ -31,3 +31,34 @@ def test_no_module_level_device(path: Path) -> None:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             source = ast.unparse(node)
             assert not any(s in source for s in ("device(", ".cuda(", ".to(", "is_available")), source
+
+
+def test_the_core_stylizes_without_onnx_or_the_hub() -> None:
+    """A plain install has no ONNX packages: the core must not import them to stylize."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import stylecore; stylecore.stylize; stylecore.vgg19_extractor; import stylecore.cli; "
+        "bad = [m for m in ('onnx', 'onnxruntime', 'onnxscript', 'gradio', 'huggingface_hub') if m in sys.modules]; "
+        "print(bad)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_asking_for_onnx_without_it_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(OnnxModelError, match=r"pip install 'stylecore\[onnx\]'"):
+        OnnxExtractor(model).session  # noqa: B018
+
+
+def test_core_errors_name_no_makefile_targets() -> None:
+    for path in CORE:
+        assert "make " not in path.read_text(), path.name

@@ -31,7 +31,7 @@ def test_luminance_images_are_grey_and_matched() -> None:
     assert abs(style_y.mean() - content_y.mean()) < 0.02
 
 
-def test_with_content_chroma_keeps_content_colour_and_stylised_luminance() -> None:
+def test_with_content_chroma_keeps_content_color_and_stylized_luminance() -> None:
     content = 0.4 + 0.2 * _image(5)  # well inside the gamut, so clamping does not interfere
     stylised = 0.4 + 0.2 * _image(6)
     out = with_content_chroma(stylised, content)

@@ -29,7 +29,7 @@ def test_step_size_defaults_follow_the_optimizer() -> None:
     assert StyleConfig(optimizer="lbfgs", lr=0.5).step_size == 0.5
 
 
-def test_config_normalises_layers() -> None:
+def test_config_normalizes_layers() -> None:
     config = StyleConfig(content_layers=(21,), style_layers=("0", "RELU1_1", "relu1_1"))
     assert config.content_layers == ("conv4_2",) and config.style_layers == ("conv1_1", "relu1_1")
     assert config.layers == ("conv4_2", "conv1_1", "relu1_1")

@@ -111,7 +111,7 @@ def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Clie
     assert [row["shape"] for row in summary["layers"]] == [[c, c] for c in (64, 128, 256, 512, 512)]
 
 
-def test_new_controls_blend_colours_and_scales(client: Client) -> None:
+def test_new_controls_blend_colors_and_scales(client: Client) -> None:
     args = _stylize_args(iterations=4, size=96, preview_every=1)
     args.update(style2=handle_file(str(EXAMPLES / "hubble.jpg")), blend=0.7, preserve_colors="luminance", scales=2)
     job = client.submit(**args)

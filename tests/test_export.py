@@ -148,10 +148,10 @@ def test_torchvision_checkpoint_via_env_matches_torchvision(tmp_path: Path, monk
 
     image = torch.rand(1, 3, 67, 101)
     got = OnnxExtractor(out / "vgg19_extractor.onnx")(image)
-    normalised = (image - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    normalized = (image - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     for name in DEFAULT_LAYERS:
         with torch.no_grad():
-            expected = features[: VGG19_LAYERS[name] + 1](normalised.clone())  # ends on the conv: pre-ReLU
+            expected = features[: VGG19_LAYERS[name] + 1](normalized.clone())  # ends on the conv: pre-ReLU
         assert checks.relative_error(got[name], expected) < checks.PARITY_TOLERANCE, name
 
 

@@ -37,7 +37,7 @@ def test_luminance_mode_keeps_the_content_chroma(extractor, content, style) -> N
     assert (result.image - content).abs().mean() > 1e-3  # but the image did change
 
 
-def test_match_mode_recolours_the_style_before_the_run(extractor, content, style) -> None:
+def test_match_mode_recolors_the_style_before_the_run(extractor, content, style) -> None:
     reddish = style * torch.tensor([1.0, 0.2, 0.2]).view(1, 3, 1, 1)
     run = StyleRun(content, reddish, _config(preserve_colors="match"), extractor=extractor)
     matched = run.plan.styles[0].flatten(2)[0]

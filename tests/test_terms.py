@@ -33,12 +33,12 @@ def test_content_term_of_its_own_target_is_zero(extractor, content, style) -> No
 
 
 @dataclass
-class MeanColourTerm:
-    """A made-up term: pull the image's mean colour to the style's. Only the terms list changes."""
+class MeanColorTerm:
+    """A made-up term: pull the image's mean color to the style's. Only the terms list changes."""
 
     weight: float
     layers: tuple[str, ...] = ()
-    name: str = "colour"
+    name: str = "color"
     target: Tensor | None = None
 
     def set_targets(self, extract, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]) -> None:
@@ -52,9 +52,9 @@ class MeanColourTerm:
 def test_a_new_term_plugs_into_the_optimizer(extractor, content) -> None:
     red = torch.zeros(1, 3, 32, 32)
     red[:, 0] = 1.0
-    terms = set_targets([MeanColourTerm(weight=10.0)], extractor, content, [red], CONFIG)
+    terms = set_targets([MeanColorTerm(weight=10.0)], extractor, content, [red], CONFIG)
     optimizer = PixelOptimizer(content, extractor, terms, CONFIG.with_overrides(lr=0.05))
     losses = [optimizer.step() for _ in range(20)]
-    assert list(losses[0].values) == ["colour"] and optimizer.layers == ()  # no VGG pass needed
+    assert list(losses[0].values) == ["color"] and optimizer.layers == ()  # no VGG pass needed
     assert losses[-1].total < 0.2 * losses[0].total
     assert optimizer.image()[:, 0].mean() > content[:, 0].mean()  # redder

@@ -114,11 +114,12 @@ def fn_index(url: str, api_name: str) -> int:
     return next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
 
 
-def call_raw(url: str, api_name: str, data: list[Any], body: str | None = None) -> tuple[int, Any]:
-    """Join the queue with hand-written data; return (status, join error detail or the completion message)."""
+def call_raw(url: str, api_name: str, data: list[Any], raw_data: str | None = None) -> tuple[int, Any]:
+    """Join the queue with hand-written data (``raw_data``: the JSON text of the list, NaN allowed);
+    return (status, the join's error detail or the completion message)."""
     session = uuid.uuid4().hex
-    request = {"data": data, "fn_index": fn_index(url, api_name), "session_hash": session, "trigger_id": None}
-    content = body if body is not None else json.dumps(request)
+    data_json = raw_data if raw_data is not None else json.dumps(data)
+    content = f'{{"data": {data_json}, "fn_index": {fn_index(url, api_name)}, "session_hash": "{session}"}}'
     joined = httpx.post(url + "gradio_api/queue/join", content=content, headers={"content-type": "application/json"})
     if joined.status_code != 200:
         return joined.status_code, joined.json()
@@ -190,8 +191,7 @@ def test_values_the_sliders_forbid_get_one_sentence(url: str, position: int, val
     data = [{"path": str(EXAMPLES / "chelsea.jpg")}, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
     data[5] = 2  # iterations: runs that get through stay short
     items = [value if i == position else json.dumps(d) for i, d in enumerate(data)]  # raw JSON: NaN is allowed
-    body = f'{{"data": [{", ".join(items)}], "fn_index": {fn_index(url, "stylize")}, "session_hash": "s"}}'
-    status, detail = call_raw(url, "stylize", data, body=body)
+    status, detail = call_raw(url, "stylize", data, raw_data=f"[{', '.join(items)}]")
     if needle == "__accepted__":
         assert status == 200 and detail["success"], detail  # ran (preset "seed" means "original")
         return
