@@ -34,6 +34,7 @@ from demo.limits import BodyLimit, ClientLimit, client_keys, pending_keys
 from demo.outputs import OutputDir
 from demo.uploads import EXAMPLES, MAX_UPLOAD, MAX_UPLOAD_BYTES, Rejected, Upload, checked_image
 from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
+from stylecore.sizing import MIN_SIDE
 
 HW = hosting.detect()
 NUMBERS = controls.numbers(HW)
@@ -104,14 +105,14 @@ def _lease(*args: Any, **kwargs: Any) -> int:
 
 
 def stylize(content: Input, style: Input, style2: Input = None,
-               blend: float = DEFAULTS["blend"], preset: str = DEFAULTS["preset"],
-               iterations: float = DEFAULTS["iterations"], size: float = DEFAULTS["size"],
-               log_cw: float = DEFAULTS["log_cw"], log_sw: float = DEFAULTS["log_sw"],
-               log_tv: float = DEFAULTS["log_tv"], preview_every: float = DEFAULTS["preview_every"],
-               optimizer: str = DEFAULTS["optimizer"], init: str = DEFAULTS["init"], seed: float = DEFAULTS["seed"],
-               style_scale: float = DEFAULTS["style_scale"], preserve_colors: str = DEFAULTS["preserve_colors"],
-               scales: float = DEFAULTS["scales"],
-               progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
+            blend: float = DEFAULTS["blend"], preset: str = DEFAULTS["preset"],
+            iterations: float = DEFAULTS["iterations"], size: float = DEFAULTS["size"],
+            log_cw: float = DEFAULTS["log_cw"], log_sw: float = DEFAULTS["log_sw"],
+            log_tv: float = DEFAULTS["log_tv"], preview_every: float = DEFAULTS["preview_every"],
+            optimizer: str = DEFAULTS["optimizer"], init: str = DEFAULTS["init"], seed: float = DEFAULTS["seed"],
+            style_scale: float = DEFAULTS["style_scale"], preserve_colors: str = DEFAULTS["preserve_colors"],
+            scales: float = DEFAULTS["scales"],
+            progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
     """Paint a photo in the style of an artwork (Gatys et al. neural style transfer on VGG19).
 
     Streams previews while the picture is optimised, then the finished PNG.
@@ -145,7 +146,7 @@ def stylize(content: Input, style: Input, style2: Input = None,
         if MODELS.extractor is None:
             raise StylecoreError(MODELS.weights_error)
         photo = service.read_upload(content, "a content photo", config.size)
-        style_side = max(32, round(config.size * config.style_scale))
+        style_side = max(MIN_SIDE, round(config.size * config.style_scale))  # decode no larger than used
         uploads = [style] + ([style2] if style2 else [])
         styles = [service.read_upload(u, "a style image", style_side) for u in uploads]
         yield from _stream(photo, styles, config, service.result_name(content, style), progress)
@@ -243,7 +244,10 @@ def extract(image: Input) -> tuple[str, dict[str, Any], str]:
 
 def preset_values(preset: str) -> tuple[Any, ...]:
     """Move the controls to a preset's values when it is picked."""
-    c = PRESETS[controls.choice("preset", preset)]
+    try:
+        c = PRESETS[controls.choice("preset", preset)]
+    except ConfigError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
     return (min(c.iterations, HW.default_iterations), math.log10(c.content_weight),
             math.log10(c.style_weight), math.log10(c.tv_weight), c.optimizer, c.init)  # fmt: skip
 
