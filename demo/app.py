@@ -156,16 +156,19 @@ def stylize(content: Input, style: Input, style2: Input = None,
 
 def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
             progress: gr.Progress) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
+    """The run's updates for the page. Images that repeat go out as files written once: Gradio re-writes
+    a PIL output's cache file on every yield, which truncates it under a browser still downloading it."""
+    before = str(service.save_input(photo, OUTPUTS, "before.png"))
     throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
     for update in service.stream(MODELS, photo, styles, config):
         p = update.progress
         if update.final and update.preview is not None:  # the final update always carries the result
-            path = service.save_result(update.preview, config, MODELS, OUTPUTS, name)
+            path = str(service.save_result(update.preview, config, MODELS, OUTPUTS, name))
             status = _status(p.iteration, p.iterations, p.elapsed, True, update.notes)
-            yield (photo, update.preview), _plot(update.losses), status, str(path)
+            yield (before, path), _plot(update.losses), status, path
         elif throttle(force=update.preview is not None):
             progress((p.iteration, p.iterations), desc="Stylising", unit="steps")
-            slider = (photo, update.preview) if update.preview else gr.skip()
+            slider = (before, update.preview) if update.preview else gr.skip()
             plot = _plot(update.losses) if update.preview else gr.skip()
             yield slider, plot, _status(p.iteration, p.iterations, p.elapsed, notes=update.notes), gr.skip()
 

@@ -179,6 +179,11 @@ def save_result(image: Image.Image, config: StyleConfig, models: Models, outputs
     return seal(save_image(image, outputs.new_file(name), provenance(config, models.weights_label)))
 
 
+def save_input(image: Image.Image, outputs: OutputDir, name: str) -> Path:
+    """An input as the run sees it (the slider's "before"), owner-readable only."""
+    return seal(save_image(image, outputs.new_file(name)))
+
+
 def extract_grams(models: Models, image: Image.Image, outputs: OutputDir) -> tuple[Path, dict[str, Any]]:
     """Gram matrices of the five default layers via ONNX Runtime: an .npz and a summary."""
     if models.onnx is None:
