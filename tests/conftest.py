@@ -77,13 +77,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Quick profile settings for test exports.
+QUICK_PROFILE = ["--sizes", "32", "--runs", "1", "--profile-size", "32"]
+
+
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """demo.app imported once: seeded random weights, a fresh ONNX folder, outputs capped at 96 px."""
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real `python -m export` run once with seeded random weights (the app reuses it)."""
+    from export.__main__ import main as export_main
+
+    out = tmp_path_factory.mktemp("artifacts")
+    assert export_main(["--weights", "random:0", "--out", str(out), *QUICK_PROFILE]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def app(exported: Path) -> Iterator[ModuleType]:
+    """demo.app imported once: seeded random weights, the session's exported model, outputs capped at 80 px."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLECORE_WEIGHTS", "random")
-        mp.setenv("STYLECORE_ONNX_DIR", str(tmp_path_factory.mktemp("onnx")))
-        mp.setenv("STYLECORE_MAX_SIDE", "96")  # CPU defaults: 100 steps at 96 px
+        mp.setenv("STYLECORE_ONNX_DIR", str(exported))  # its sidecar vouches for it: no second export
+        mp.setenv("STYLECORE_MAX_SIDE", "80")  # CPU defaults: 100 steps at 80 px
         sys.modules.pop("demo.app", None)
         module = importlib.import_module("demo.app")
     yield module

@@ -58,7 +58,7 @@ def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleTy
     assert status.startswith(f"Done: step {steps} / {steps}")
     assert Path(png).name == "stylecore-chelsea-strokes.png"
     with open_image(png) as result:
-        assert result.size == (96, 64)  # the host's default size (capped at 96 here), chelsea's aspect
+        assert result.size == (80, 53)  # the host's default size (capped at 80 here), chelsea's aspect
     assert len(before_after) == 2 and all(Path(p).is_file() for p in before_after)
 
 
@@ -74,7 +74,7 @@ def test_stylize_streams_previews_then_the_final_png(client: Client) -> None:
 
 
 def test_cancel_ends_a_long_run_and_frees_the_worker(client: Client) -> None:
-    job = client.submit(**_stylize_args(iterations=800, size=96, preview_every=1))
+    job = client.submit(**_stylize_args(iterations=800, size=64, preview_every=1))
     deadline = time.time() + 120
     while not job.outputs() and time.time() < deadline:
         time.sleep(0.2)
@@ -112,19 +112,22 @@ def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Clie
 
 
 def test_new_controls_blend_colors_and_scales(client: Client) -> None:
-    args = _stylize_args(iterations=4, size=96, preview_every=1)
-    args.update(style2=handle_file(str(EXAMPLES / "hubble.jpg")), blend=0.7, preserve_colors="luminance", scales=2)
+    args = _stylize_args(iterations=4, size=80, preview_every=1)
+    args.update(content=handle_file(str(EXAMPLES / "hubble.jpg")), style2=handle_file(str(EXAMPLES / "chelsea.jpg")),
+                blend=0.7, preserve_colors="luminance", scales=2)  # fmt: skip
     job = client.submit(**args)
     sizes = [open_image(o[0][1]).size for o in job if o[0]]
-    assert sizes[0] == (48, 32) and sizes[-1] == (96, 64)  # previews continue across the two scales
+    assert sizes[0] == (40, 35) and sizes[-1] == (80, 70)  # hubble is 512x446: previews continue across two scales
     assert job.result()[2].startswith("Done: step 4 / 4")
 
 
 def test_memory_estimate_is_read_from_the_header(app: ModuleType) -> None:
     upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
-    small, large = (app.memory_estimate(upload, size, "original", "adam") for size in (64, 96))
-    gib = [float(text.split("**")[1].split()[0]) for text in (small, large)]
-    assert 0 < gib[0] < gib[1]
+    shown = app.memory_estimate(upload, 64, "original", "adam")
+    expected = app.service.memory_note((451, 300), 64, app.PRESETS["original"], on_gpu=False)
+    assert shown == expected and "GiB" in shown
+    small, large = (app.service.memory_note((451, 300), side, app.PRESETS["original"], False) for side in (64, 512))
+    assert float(small.split("**")[1].split()[0]) < float(large.split("**")[1].split()[0])
     assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "original", "adam")
 
 

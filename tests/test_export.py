@@ -15,17 +15,8 @@ from stylecore.engine import build_terms
 from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
 from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError, file_sha256
 
+from .conftest import QUICK_PROFILE as QUICK
 from .conftest import torchvision_checkpoint, torchvision_features
-
-QUICK = ["--sizes", "32", "--runs", "1", "--profile-size", "32"]
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the real `python -m export` once with seeded random weights."""
-    out = tmp_path_factory.mktemp("artifacts")
-    assert export_main(["--weights", "random:0", "--out", str(out), *QUICK]) == 0
-    return out
 
 
 @pytest.fixture(scope="module")

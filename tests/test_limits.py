@@ -102,7 +102,7 @@ def test_one_client_cannot_fill_the_queue(url: str) -> None:
 
     client = Client(url, verbose=False)
     args = dict(content=handle_file(str(EXAMPLES / "chelsea.jpg")), style=handle_file(str(EXAMPLES / "strokes.png")),
-                iterations=800, size=96, preview_every=1, api_name="/stylize")  # fmt: skip
+                iterations=800, size=64, preview_every=1, api_name="/stylize")  # fmt: skip
     jobs = [client.submit(**args) for _ in range(2)]
     try:
         deadline = time.monotonic() + 120  # a guard against hanging, not a speed assumption

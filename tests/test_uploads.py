@@ -182,7 +182,7 @@ def test_a_data_url_is_refused_by_the_run_before_queueing(url: str) -> None:
         (13, '"three"', "Seed must be a whole number from 0 to"),
         (13, str(2**70), "Seed must be a whole number from 0 to 9.22337e+18, got 1.18059e+21"),
         (4, "null", "Preset must be one of gatys, original, got None"),
-        (6, "100000", "Output size (px) must be a whole number from 64 to 96, got 100000"),
+        (6, "100000", "Output size (px) must be a whole number from 64 to 80, got 100000"),
         (4, '"seed"', "__accepted__"),  # the preset's old name still works
         (3, "-1", "Share of the first style must be a number from 0 to 1, got -1"),
     ],
