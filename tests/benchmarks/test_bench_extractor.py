@@ -8,7 +8,6 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.model import export_onnx
 from export.profiling import session_options
 from stylecore.onnx_extractor import OnnxExtractor
 
@@ -18,8 +17,9 @@ ORT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecu
 
 
 @pytest.fixture(scope="module")
-def onnx_path(extractor, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_onnx(extractor, tmp_path_factory.mktemp("onnx") / "vgg19_extractor.onnx")
+def onnx_path(exported: Path) -> Path:
+    """The session's export (seeded random weights, the five default layers, every check passed)."""
+    return exported / "vgg19_extractor.onnx"
 
 
 def _run(benchmark, fn, size: int, variant: str, **info: object) -> None:
