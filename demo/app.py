@@ -66,7 +66,7 @@ def _defaults(preset: StyleConfig) -> dict[str, Any]:
         "log_cw": math.log10(preset.content_weight), "log_sw": math.log10(preset.style_weight),
         "log_tv": math.log10(preset.tv_weight), "preview_every": 10, "optimizer": preset.optimizer,
         "init": preset.init, "seed": preset.seed, "style_scale": preset.style_scale,
-        "preserve_colors": preset.preserve_colors, "scales": preset.scales,
+        "preserve_colors": preset.preserve_colors, "scales": preset.scales, "style_loss": preset.style_loss,
     }  # fmt: skip
 
 
@@ -111,7 +111,7 @@ def stylize(content: Input, style: Input, style2: Input = None,
             log_tv: float = DEFAULTS["log_tv"], preview_every: float = DEFAULTS["preview_every"],
             optimizer: str = DEFAULTS["optimizer"], init: str = DEFAULTS["init"], seed: float = DEFAULTS["seed"],
             style_scale: float = DEFAULTS["style_scale"], preserve_colors: str = DEFAULTS["preserve_colors"],
-            scales: float = DEFAULTS["scales"],
+            scales: float = DEFAULTS["scales"], style_loss: str = DEFAULTS["style_loss"],
             progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
     """Paint a photo in the style of an artwork (Gatys et al. neural style transfer on VGG19).
 
@@ -135,11 +135,14 @@ def stylize(content: Input, style: Input, style2: Input = None,
         style_scale: artwork size relative to the result; above 1 gives bigger brush strokes.
         preserve_colors: "none", "luminance" (keep the photo's colours) or "match".
         scales: coarse-to-fine scales (0 picks automatically).
+        style_loss: style statistics: "gram" (Gatys et al.), "meancov" (mean and covariance) or
+            "sliced" (sliced Wasserstein: the whole distribution of features).
     """
     settings = {
         "blend": blend, "preset": preset, "iterations": iterations, "size": size, "log_cw": log_cw,
         "log_sw": log_sw, "log_tv": log_tv, "preview_every": preview_every, "optimizer": optimizer, "init": init,
         "seed": seed, "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales,
+        "style_loss": style_loss,
     }  # fmt: skip
     try:
         config = _config(settings, two_styles=style2 is not None)
@@ -179,7 +182,7 @@ gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
 
 def check_run(content: Input, style: Input, style2: Input, blend: Any, preset: Any, iterations: Any, size: Any,
               log_cw: Any, log_sw: Any, log_tv: Any, preview_every: Any, optimizer: Any, init: Any, seed: Any,
-              style_scale: Any, preserve_colors: Any, scales: Any,
+              style_scale: Any, preserve_colors: Any, scales: Any, style_loss: Any,
               request: gr.Request) -> list[dict[str, Any]]:  # fmt: skip
     """Gradio calls this before a run joins the queue: bad inputs and busy clients never wait in it.
 
@@ -190,7 +193,7 @@ def check_run(content: Input, style: Input, style2: Input, blend: Any, preset: A
         "content": content, "style": style, "style2": style2, "blend": blend, "preset": preset,
         "iterations": iterations, "size": size, "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv,
         "preview_every": preview_every, "optimizer": optimizer, "init": init, "seed": seed,
-        "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales,
+        "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales, "style_loss": style_loss,
     }  # fmt: skip
     verdicts = {name: gr.validate(True, "") for name in values}
     name, problem = _first_problem(values, request)
@@ -328,11 +331,13 @@ def _settings() -> dict[str, Any]:
             preserve_colors = _radio("preserve_colors", "Keep the photo's colours")
             scales = _slider("scales", info="0: automatic")
             optimizer, init = _radio("optimizer", "Optimiser"), _radio("init", "Start from")
+            style_loss = _radio("style_loss", "Style statistics")
             seed = _raw(gr.Number(DEFAULTS["seed"], precision=0, label=NUMBERS["seed"].label, minimum=0))
     return {
         "preset": preset, "iterations": iterations, "size": size, "memory": memory, "preview_every": preview_every,
         "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv, "style_scale": style_scale,
         "preserve_colors": preserve_colors, "scales": scales, "optimizer": optimizer, "init": init, "seed": seed,
+        "style_loss": style_loss,
     }  # fmt: skip
 
 

@@ -65,6 +65,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": choices_of("optimizer"),
     "init": choices_of("init"),
     "preserve_colors": choices_of("preserve_colors"),
+    "style_loss": choices_of("style_loss"),
 }
 
 
@@ -99,6 +100,7 @@ def to_config(settings: dict[str, Any], hardware: Hardware, *, two_styles: bool,
         style_scale=v["style_scale"],
         preserve_colors=picked["preserve_colors"],
         scales=int(v["scales"]),
+        style_loss=picked["style_loss"],
         style_blend=(blend, 1 - blend) if two_styles else None,
         time_budget=time_budget,
     )

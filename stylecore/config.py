@@ -21,6 +21,7 @@ Init = Literal["content", "noise", "style"]
 Device = Literal["auto", "cpu", "cuda"]
 PreserveColors = Literal["none", "luminance", "match"]
 Precision = Literal["auto", "fp32", "bf16"]
+StyleLoss = Literal["gram", "meancov", "sliced"]
 
 MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
@@ -46,6 +47,11 @@ class StyleConfig:
     style_layers: tuple[str, ...] = _opt("VGG19 layers for style (names or indices)", DEFAULT_LAYERS)
     style_blend: tuple[float, ...] | None = _opt("weights of several style images, e.g. 0.7,0.3 (default: equal)", None)
     style_scale: float = _opt("style image size relative to the output; > 1 gives bigger brush strokes", 1.0)
+    style_loss: StyleLoss = _opt(
+        "style statistics: gram (Gatys et al.), meancov (mean and covariance, 2-Wasserstein) or sliced "
+        "(sliced Wasserstein: the whole feature distribution)",
+        "gram",
+    )
     preserve_colors: PreserveColors = _opt(
         "keep the content's colours: luminance-only transfer, or match the style's colours first", "none"
     )
@@ -79,7 +85,7 @@ class StyleConfig:
                 _check_number("style_blend", weight, positive=False)
             if sum(self.style_blend) <= 0:
                 raise ConfigError("style_blend needs at least one weight > 0")
-        for name in ("optimizer", "init", "device", "preserve_colors", "precision"):
+        for name in ("optimizer", "init", "device", "preserve_colors", "precision", "style_loss"):
             _check_choice(name, getattr(self, name))
 
     @property

@@ -81,3 +81,73 @@ def tv_loss(image: Tensor) -> Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def feature_moments(features: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, C, H, W) -> mean (B, C) and covariance (B, C, C) over positions."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    mean = flat.mean(dim=2)
+    centered = flat - mean.unsqueeze(2)
+    return mean, centered @ centered.transpose(1, 2) / (h * w)
+
+
+def sqrtm_newton_schulz(matrix: Tensor, iterations: int = 20) -> Tensor:
+    """Square root of symmetric positive semi-definite (B, C, C) matrices, differentiable and GPU-friendly.
+
+    Newton-Schulz iteration on the matrix scaled by its Frobenius norm (which makes it converge);
+    the eigen-decomposition's gradient is unstable for repeated eigenvalues, this one is not.
+    """
+    norm = matrix.flatten(1).norm(dim=1).clamp_min(_EPS).view(-1, 1, 1)
+    eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device).expand_as(matrix)
+    y: Tensor = matrix / norm
+    z: Tensor = eye
+    for _ in range(iterations):
+        t = 0.5 * (3.0 * eye - z @ y)
+        y, z = y @ t, t @ z
+    root: Tensor = y * norm.sqrt()
+    return root
+
+
+def wasserstein2_gaussian(
+    mean: Tensor, cov: Tensor, target_mean: Tensor, target_cov: Tensor, target_cov_sqrt: Tensor
+) -> Tensor:
+    """Squared 2-Wasserstein distance between N(mean, cov) and the target Gaussian, relative to the target.
+
+    ``|m - m'|^2 + tr(C + C' - 2 (C'^1/2 C C'^1/2)^1/2)``, divided by ``|m'|^2 + tr(C')`` so that, like the
+    other terms, it does not grow with the features' scale. (crowsonkb/style-transfer-pytorch's
+    "mean and covariance" style loss, itself from the closed form for Gaussians.)
+    """
+    cross = sqrtm_newton_schulz(target_cov_sqrt @ cov @ target_cov_sqrt)
+    trace = torch.diagonal(cov + target_cov - 2 * cross, dim1=-2, dim2=-1).sum(-1)
+    distance = (mean - target_mean).pow(2).sum(-1) + trace
+    scale = target_mean.pow(2).sum(-1) + torch.diagonal(target_cov, dim1=-2, dim2=-1).sum(-1)
+    return (distance / (scale + _EPS)).mean()
+
+
+def sliced_wasserstein(features: Tensor, target_sorted: Tensor, projections: Tensor) -> Tensor:
+    """Sliced 2-Wasserstein distance (Heitz et al., CVPR 2021) along ``projections``, relative to the target.
+
+    Args:
+        features: (B, C, H, W) generated features.
+        target_sorted: (P, M) the target's features projected on the same directions, sorted; M may differ
+            from H*W, so the target's quantiles are read at the generated sample's positions.
+        projections: (C, P) unit directions.
+    """
+    b, c, h, w = features.shape
+    projected = torch.einsum("bcn,cp->bpn", features.reshape(b, c, h * w), projections)  # (B, P, HW)
+    ours = projected.sort(dim=-1).values
+    theirs = resample_sorted(target_sorted, h * w).expand_as(ours)
+    return F.mse_loss(ours, theirs, reduction="sum") / (theirs.pow(2).sum() + _EPS)
+
+
+def resample_sorted(values: Tensor, count: int) -> Tensor:
+    """(P, M) sorted samples -> (P, count) linearly interpolated quantiles (the identity when M == count)."""
+    m = values.shape[-1]
+    if m == count:
+        return values
+    positions = torch.linspace(0, m - 1, count, device=values.device, dtype=values.dtype)
+    low = positions.floor().long().clamp(max=m - 1)
+    high = (low + 1).clamp(max=m - 1)
+    frac = positions - low.to(values.dtype)
+    return values[..., low] * (1 - frac) + values[..., high] * frac

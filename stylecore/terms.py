@@ -18,7 +18,16 @@ import torch
 from torch import Tensor
 
 from .config import StyleConfig
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .losses import (
+    content_loss,
+    feature_moments,
+    gram_matrix,
+    sliced_wasserstein,
+    sqrtm_newton_schulz,
+    style_loss,
+    tv_loss,
+    wasserstein2_gaussian,
+)
 
 #: Anything called like the torch extractor: ``(image, layers) -> {layer: features}``.
 FeatureFn = Callable[[Tensor, Sequence[str]], dict[str, Tensor]]
@@ -85,6 +94,89 @@ class GramStyleTerm:
 
 
 @dataclass
+class MeanCovStyleTerm:
+    """Mean and covariance of the style features, matched with the 2-Wasserstein distance between Gaussians.
+
+    Several styles blend as a mixture: shared first and second moments, so the covariance includes the
+    spread between the styles' means.
+    """
+
+    weight: float
+    layers: tuple[str, ...]
+    name: str = "style"
+    targets: dict[str, tuple[Tensor, Tensor, Tensor]] = field(default_factory=dict, repr=False)  # mean, cov, √cov
+
+    def set_targets(
+        self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        moments: dict[str, tuple[Tensor, Tensor]] = {}
+        for style, share in zip(styles, shares, strict=True):
+            if share == 0:
+                continue
+            for layer, feats in extract(style, self.layers).items():
+                mean, cov = feature_moments(feats.to(content.device))  # (1, C), (1, C, C)
+                second = cov + mean.unsqueeze(2) @ mean.unsqueeze(1)
+                old = moments.get(layer)
+                moments[layer] = (share * mean, share * second) if old is None else (
+                    old[0] + share * mean, old[1] + share * second
+                )  # fmt: skip
+        self.targets = {}
+        for layer, (mean, second) in moments.items():
+            cov = second - mean.unsqueeze(2) @ mean.unsqueeze(1)
+            self.targets[layer] = (mean, cov, sqrtm_newton_schulz(cov))
+
+    def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
+        losses = [wasserstein2_gaussian(*feature_moments(features[n]), *target) for n, target in self.targets.items()]
+        return self.weight * torch.stack(losses).mean()
+
+
+@dataclass
+class SlicedStyleTerm:
+    """The full distribution of style features along random directions, redrawn every step (seeded).
+
+    Several styles blend as a mixture: each contributes its share of the positions.
+    """
+
+    weight: float
+    layers: tuple[str, ...]
+    seed: int = 0
+    name: str = "style"
+    targets: dict[str, Tensor] = field(default_factory=dict, repr=False)  # layer -> (C, M) style features
+    generator: torch.Generator = field(default_factory=torch.Generator, repr=False)
+
+    def set_targets(
+        self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        samples: dict[str, list[Tensor]] = {}
+        features = [extract(style, self.layers) if share else {} for style, share in zip(styles, shares, strict=True)]
+        for layer in self.layers:
+            flats = [f[layer][0].flatten(1).to(content.device) for f in features if layer in f]  # (C, N_i)
+            most = max(flat.shape[1] for flat in flats)
+            kept = [s for s in shares if s]
+            samples[layer] = [_evenly(flat, round(share * most)) for flat, share in zip(flats, kept, strict=True)]
+        self.targets = {layer: torch.cat(parts, dim=1) for layer, parts in samples.items()}
+        self.generator.manual_seed(self.seed)
+
+    def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
+        losses = []
+        for layer, target in self.targets.items():
+            channels = target.shape[0]
+            directions = torch.randn(channels, channels, generator=self.generator).to(target)  # (C, P=C)
+            directions = directions / directions.norm(dim=0, keepdim=True)
+            target_sorted = (directions.T @ target).sort(dim=-1).values  # (P, M)
+            losses.append(sliced_wasserstein(features[layer], target_sorted, directions))
+        return self.weight * torch.stack(losses).mean()
+
+
+def _evenly(flat: Tensor, count: int) -> Tensor:
+    """``count`` of the columns of (C, N), evenly spaced (all of them when count >= N)."""
+    n = flat.shape[1]
+    if count >= n:
+        return flat
+    return flat[:, torch.linspace(0, n - 1, max(count, 1), device=flat.device).round().long()]
+
+
+@dataclass
 class TotalVariationTerm:
     """Smoothness of the generated pixels; needs no features and no target."""
 
@@ -101,11 +193,20 @@ class TotalVariationTerm:
         return self.weight * tv_loss(image)
 
 
+def style_term(config: StyleConfig) -> LossTerm:
+    """The style term for ``config.style_loss``: Gram (Gatys et al.), mean and covariance, or sliced."""
+    if config.style_loss == "meancov":
+        return MeanCovStyleTerm(config.style_weight, config.style_layers)
+    if config.style_loss == "sliced":
+        return SlicedStyleTerm(config.style_weight, config.style_layers, seed=config.seed)
+    return GramStyleTerm(config.style_weight, config.style_layers)
+
+
 def default_terms(config: StyleConfig) -> list[LossTerm]:
-    """Gatys et al.'s three terms, weighted and layered as ``config`` says."""
+    """Content, style and total variation, weighted and layered as ``config`` says."""
     return [
         ContentTerm(config.content_weight, config.content_layers),
-        GramStyleTerm(config.style_weight, config.style_layers),
+        style_term(config),
         TotalVariationTerm(config.tv_weight),
     ]
 

@@ -15,7 +15,7 @@ from stylecore import ConfigError
 CPU = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
 GOOD = {"blend": 0.5, "preset": "original", "iterations": 10, "size": 128, "log_cw": 0, "log_sw": 1, "log_tv": 0,
         "preview_every": 5, "optimizer": "adam", "init": "content", "seed": 3, "style_scale": 1.0,
-        "preserve_colors": "none", "scales": 1}  # fmt: skip
+        "preserve_colors": "none", "scales": 1, "style_loss": "gram"}  # fmt: skip
 
 
 def test_good_values_become_the_config() -> None:

@@ -114,7 +114,7 @@ def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Clie
 def test_new_controls_blend_colors_and_scales(client: Client) -> None:
     args = _stylize_args(iterations=4, size=80, preview_every=1)
     args.update(content=handle_file(str(EXAMPLES / "hubble.jpg")), style2=handle_file(str(EXAMPLES / "chelsea.jpg")),
-                blend=0.7, preserve_colors="luminance", scales=2)  # fmt: skip
+                blend=0.7, preserve_colors="luminance", scales=2, style_loss="sliced")  # fmt: skip
     job = client.submit(**args)
     sizes = [open_image(o[0][1]).size for o in job if o[0]]
     assert sizes[0] == (40, 35) and sizes[-1] == (80, 70)  # hubble is 512x446: previews continue across two scales

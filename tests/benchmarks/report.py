@@ -126,7 +126,7 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     lines = [
         f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
         f"{machine.get('cpu', {}).get('count', '?')} CPUs, Python {machine.get('python_version', '?')}. "
-        "Medians; `seed` preset layers; square random images; seeded random weights.",
+        "Medians; `original` preset layers; square random images; seeded random weights.",
         "",
         "| | " + " | ".join(f"{s} px" for s in sizes) + " |",
         "| --- |" + " --- |" * len(sizes),
