@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .png; snapshots go next to it")
     parser.add_argument("--preset", choices=[*sorted(PRESETS), *PRESET_ALIASES], default="original",
                         help="starting settings (default: original; 'seed' is its old name)")  # fmt: skip
+    parser.add_argument(
+        "--regions", metavar="M1,M2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
+        help="one greyscale mask per style (white: where that style goes; '-': the style for what no mask covers)",
+    )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     group = parser.add_argument_group("run settings (override the preset)")
     hints = get_type_hints(StyleConfig)
@@ -177,6 +181,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     check_output(args.output, [args.content, *args.styles])
     content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
     styles = [load_image(path) for path in args.styles]
+    regions = _load_regions(args.regions, len(styles), content) if args.regions else None
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
@@ -193,11 +198,35 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     with bar:
         interrupts.running = True
         try:
-            result = stylize(content, styles, config, on_step, extractor=extractor)
+            result = stylize(content, styles, config, on_step, extractor=extractor, regions=regions)
         finally:
             interrupts.running = False
     save_or_fallback(result.image, args.output, meta)
     return result
+
+
+def _load_regions(paths: list[Path], count: int, content: Any) -> list[Any]:
+    """``--regions``: one mask per style ('-' for none), each checked with its file name."""
+    from .errors import StylecoreError
+    from .imageio import load_mask
+
+    if len(paths) != count:
+        raise StylecoreError(
+            f"--regions has {len(paths)} masks for {count} style images; give one per style ('-' for none)"
+        )
+    masks: list[Any] = []
+    for path in paths:
+        if str(path) == "-":
+            masks.append(None)
+            continue
+        mask = load_mask(path)
+        if float(mask.max()) == 0:
+            raise StylecoreError(f"{path}: the mask is all black, so its style would apply nowhere")
+        (mh, mw), (ch, cw) = mask.shape[-2:], content.shape[-2:]
+        if abs(mw / mh - cw / ch) > 0.02 * cw / ch:
+            _warn(f"{path} is {mw}x{mh}, another shape than the content ({cw}x{ch}); it is stretched to fit")
+        masks.append(mask)
+    return masks
 
 
 def _warn(message: str) -> None:

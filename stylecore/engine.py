@@ -53,9 +53,15 @@ def set_targets(
     return terms
 
 
-def build_terms(extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], config: StyleConfig) -> list[LossTerm]:
-    """``config``'s terms with their targets set from these images."""
-    terms = default_terms(config)
+def build_terms(
+    extract: FeatureFn,
+    content: Tensor,
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    regions: Sequence[Tensor | None] | None = None,
+) -> list[LossTerm]:
+    """``config``'s terms (style per region when ``regions`` are given) with targets set from these images."""
+    terms = default_terms(config, regions)
     set_targets(terms, extract, content, styles, config)
     return terms
 

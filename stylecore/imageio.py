@@ -124,6 +124,12 @@ def tensor_to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGB")
 
 
+def load_mask(source: str | Path | IO[bytes]) -> Tensor:
+    """A greyscale region mask (white = inside) as (1, 1, H, W) float in [0, 1]; colour images are greyed."""
+    grey = open_image(source).convert("L")
+    return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0)[None, None].contiguous()
+
+
 def load_image(source: str | Path | IO[bytes], size: int | None = None) -> Tensor:
     """Open, convert and (optionally) resize to long side ``size``, as a tensor."""
     image = open_image(source)

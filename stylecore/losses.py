@@ -151,3 +151,15 @@ def resample_sorted(values: Tensor, count: int) -> Tensor:
     high = (low + 1).clamp(max=m - 1)
     frac = positions - low.to(values.dtype)
     return values[..., low] * (1 - frac) + values[..., high] * frac
+
+
+def guided_gram(features: Tensor, mask: Tensor) -> Tensor:
+    """Gram matrix of ``features`` (B, C, H, W) weighted by ``mask`` (1, 1, H, W), normalised by the mask's area.
+
+    ``sum_p m(p)^2 f(p) f(p)^T / sum_p m(p)^2`` (Gatys et al. 2017, guided Gram): a region's statistics
+    do not depend on how big the region is.
+    """
+    masked = features * mask
+    b, c, h, w = masked.shape
+    flat = masked.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (mask.pow(2).sum() + _EPS)

@@ -24,6 +24,7 @@ from .engine import LossTerms, PixelOptimizer, build_terms, initial_image, resiz
 from .errors import ConfigError
 from .extractor import VGGExtractor, min_side, vgg19_extractor
 from .memory import estimate_peak_bytes, largest_fitting_side
+from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
@@ -80,10 +81,15 @@ class RunPlan:
     bf16: bool
     shrink: float = 1.0  # below 1 when memory forces a smaller image than asked for
     notices: tuple[str, ...] = field(default=())
+    regions: tuple[Tensor | None, ...] | None = None  # one content mask per style (see stylecore.regions)
 
 
 def plan_run(
-    content: Tensor, styles: Tensor | Sequence[Tensor], config: StyleConfig, extractor: VGGExtractor | None = None
+    content: Tensor,
+    styles: Tensor | Sequence[Tensor],
+    config: StyleConfig,
+    extractor: VGGExtractor | None = None,
+    regions: Sequence[Tensor | None] | None = None,
 ) -> RunPlan:
     """Size the content to ``config.size``, prepare colours, pick the device and scales, check memory."""
     device = _device_for(config, extractor)
@@ -98,8 +104,19 @@ def plan_run(
     bf16 = config.precision == "bf16" or (
         config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
     )
+    masks = _check_regions(regions, len(style_list), device)
     return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
-                   shrink, tuple(notices))  # fmt: skip
+                   shrink, tuple(notices), masks)  # fmt: skip
+
+
+def _check_regions(
+    regions: Sequence[Tensor | None] | None, count: int, device: torch.device
+) -> tuple[Tensor | None, ...] | None:
+    if regions is None:
+        return None
+    if len(regions) != count:
+        raise ConfigError(f"{len(regions)} regions for {count} style images; give one mask per style (or none)")
+    return tuple(None if m is None else check_mask(m, f"region {i + 1}").to(device) for i, m in enumerate(regions))
 
 
 def _device_for(config: StyleConfig, extractor: VGGExtractor | None) -> torch.device:
@@ -171,6 +188,7 @@ def stylize(
     callback: Callback | None = None,
     *,
     extractor: VGGExtractor | None = None,
+    regions: Sequence[Tensor | None] | None = None,
 ) -> StyleResult:
     """Optimize an image to have ``content``'s features and ``styles``' Grams.
 
@@ -184,12 +202,15 @@ def stylize(
         callback: called after every step with a :class:`Progress`; return True to stop.
         extractor: a preloaded extractor (the app loads one once); it must provide
             ``config.layers``. Default: build one from ``config.weights``.
+        regions: one greyscale mask (H, W) in [0, 1] per style, over the content image (any size;
+            stretched to it), or None for a style that fills what no mask covers
+            (:mod:`stylecore.regions`). Default: every style everywhere, blended.
 
     Returns:
         A :class:`StyleResult`. A non-finite loss ends the run early with the last
         image whose loss was finite and ``stopped`` saying so.
     """
-    run = StyleRun(content, styles, config, extractor=extractor)
+    run = StyleRun(content, styles, config, extractor=extractor, regions=regions)
     for progress in run:
         if callback is not None and callback(progress):
             run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
@@ -211,10 +232,11 @@ class StyleRun:
         config: StyleConfig | None = None,
         *,
         extractor: VGGExtractor | None = None,
+        regions: Sequence[Tensor | None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config or StyleConfig()
-        self.plan = plan_run(content, styles, self.config, extractor)
+        self.plan = plan_run(content, styles, self.config, extractor, regions)
         self.notices = list(self.plan.notices)
         self.clock = clock
         self.history: list[LossTerms] = []
@@ -245,7 +267,7 @@ class StyleRun:
         content = self._run_content(h, w)
         style_side = round(self.config.style_scale * max(h, w))
         styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
-        terms = build_terms(self.plan.extractor, content, styles, self.config)
+        terms = build_terms(self.plan.extractor, content, styles, self.config, self.plan.regions)
         # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)
         optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)

@@ -18,16 +18,20 @@ import torch
 from torch import Tensor
 
 from .config import StyleConfig
+from .errors import ConfigError
 from .losses import (
     content_loss,
     feature_moments,
     gram_matrix,
+    guided_gram,
+    relative_error,
     sliced_wasserstein,
     sqrtm_newton_schulz,
     style_loss,
     tv_loss,
     wasserstein2_gaussian,
 )
+from .regions import Mask, at_layer, region_shares
 
 #: Anything called like the torch extractor: ``(image, layers) -> {layer: features}``.
 FeatureFn = Callable[[Tensor, Sequence[str]], dict[str, Tensor]]
@@ -177,6 +181,49 @@ def _evenly(flat: Tensor, count: int) -> Tensor:
 
 
 @dataclass
+class RegionGramStyleTerm:
+    """Style ``i`` inside content region ``i``: guided Grams (Gatys et al. 2017, spatial control).
+
+    Each region's Gram is normalised by its area, compared with its style's Gram (inside that
+    style's own mask when one is given), and weighted by the region's share of the image.
+    """
+
+    weight: float
+    layers: tuple[str, ...]
+    masks: Sequence[Mask | None]  # content regions, one per style; None: a default style
+    style_masks: Sequence[Mask | None] = ()  # where in each style image to take statistics from
+    name: str = "style"
+    shares: Tensor | None = field(default=None, repr=False)  # (N, 1, H, W) at the current scale
+    targets: dict[str, list[Tensor]] = field(default_factory=dict, repr=False)  # layer -> per-style (1, C, C)
+
+    def set_targets(
+        self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        self.shares = region_shares(self.masks, *content.shape[-2:]).to(content.device)
+        self.targets = {}
+        for index, style in enumerate(styles):
+            where = self.style_masks[index] if index < len(self.style_masks) else None
+            for layer, feats in extract(style, self.layers).items():
+                feats = feats.to(content.device)
+                mask = torch.ones_like(feats[:, :1]) if where is None else at_layer(where.to(feats), *feats.shape[-2:])
+                self.targets.setdefault(layer, []).append(guided_gram(feats, mask))
+
+    def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
+        assert self.shares is not None, "set_targets() first"
+        losses = []
+        for layer, targets in self.targets.items():
+            feats = features[layer]
+            shares = at_layer(self.shares, *feats.shape[-2:])  # (N, 1, h, w)
+            terms = [
+                shares[i].mean() * relative_error(guided_gram(feats, shares[i : i + 1]), target)
+                for i, target in enumerate(targets)
+                if float(shares[i].max()) > 0
+            ]
+            losses.append(torch.stack(terms).sum())
+        return self.weight * torch.stack(losses).mean()
+
+
+@dataclass
 class TotalVariationTerm:
     """Smoothness of the generated pixels; needs no features and no target."""
 
@@ -193,8 +240,13 @@ class TotalVariationTerm:
         return self.weight * tv_loss(image)
 
 
-def style_term(config: StyleConfig) -> LossTerm:
-    """The style term for ``config.style_loss``: Gram (Gatys et al.), mean and covariance, or sliced."""
+def style_term(config: StyleConfig, regions: Sequence[Mask | None] | None = None) -> LossTerm:
+    """The style term for ``config.style_loss``: Gram (Gatys et al.), mean and covariance, or sliced;
+    with ``regions``, Grams per region."""
+    if regions is not None:
+        if config.style_loss != "gram":
+            raise ConfigError(f"regions work with style_loss 'gram' for now, not {config.style_loss!r}")
+        return RegionGramStyleTerm(config.style_weight, config.style_layers, regions)
     if config.style_loss == "meancov":
         return MeanCovStyleTerm(config.style_weight, config.style_layers)
     if config.style_loss == "sliced":
@@ -202,11 +254,11 @@ def style_term(config: StyleConfig) -> LossTerm:
     return GramStyleTerm(config.style_weight, config.style_layers)
 
 
-def default_terms(config: StyleConfig) -> list[LossTerm]:
+def default_terms(config: StyleConfig, regions: Sequence[Mask | None] | None = None) -> list[LossTerm]:
     """Content, style and total variation, weighted and layered as ``config`` says."""
     return [
         ContentTerm(config.content_weight, config.content_layers),
-        style_term(config),
+        style_term(config, regions),
         TotalVariationTerm(config.tv_weight),
     ]
 

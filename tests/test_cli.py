@@ -203,3 +203,50 @@ def test_convert_writes_compact_safetensors(tmp_path: Path) -> None:
     converted = load_file(str(out))
     assert len(converted) == 32 and torch.equal(converted["34.weight"], state["features.34.weight"])
     assert not any(key.startswith("classifier") for key in converted)  # the classifier is dropped
+
+
+def _mask(path: Path, size: tuple[int, int], left_white: bool = True) -> Path:
+    image = Image.new("L", size, 0)
+    image.paste(255, (0, 0, size[0] // 2, size[1])) if left_white else None
+    image.save(path)
+    return path
+
+
+def test_regions_put_each_style_in_its_place(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
+    left = _mask(tmp_path / "left.png", (451, 300))
+    out = tmp_path / "out.png"
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), str(EXAMPLES / "hubble.jpg"),
+            "--regions", f"{left},-", "-o", str(out), "--size", "48", "--iterations", "2", "-q"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    with Image.open(out) as image:
+        assert image.size == (48, 32)
+
+
+@pytest.mark.parametrize(
+    ("masks", "needle"),
+    [
+        ("{left}", "--regions has 1 masks for 2 style images"),
+        ("{black},-", "black.png: the mask is all black"),
+        ("{tmp}/nope.png,-", "nope.png: no such file"),
+    ],
+)
+def test_bad_regions_are_one_line(tmp_path: Path, capsys, monkeypatch, masks: str, needle: str) -> None:
+    monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
+    left = _mask(tmp_path / "left.png", (451, 300))
+    black = _mask(tmp_path / "black.png", (451, 300), left_white=False)
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), str(EXAMPLES / "hubble.jpg"),
+            "--regions", masks.format(left=left, black=black, tmp=tmp_path), "-o", str(tmp_path / "o.png")]  # fmt: skip
+    assert needle in _main_error(capsys, argv)
+
+
+def test_a_mask_of_another_shape_is_stretched_with_a_warning(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
+    square = _mask(tmp_path / "square.png", (100, 100))
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), str(EXAMPLES / "hubble.jpg"),
+            "--regions", f"{square},-", "-o", str(tmp_path / "o.png"), "--size", "48", "--iterations", "1",
+            "-q"]  # fmt: skip
+    assert main(argv) == 0
+    assert "square.png is 100x100, another shape than the content (451x300); it is stretched to fit" in (
+        capsys.readouterr().err
+    )

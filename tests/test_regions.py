@@ -1,0 +1,108 @@
+"""Regions: each style in its own part of the picture (Gatys et al. 2017, spatial control)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor
+
+from stylecore import ConfigError, StyleConfig, stylize
+from stylecore.engine import PixelOptimizer, build_terms, set_targets
+from stylecore.regions import at_layer, region_shares
+from stylecore.terms import RegionGramStyleTerm
+
+PIXELS = ("conv1_1",)
+
+
+def identity(image: Tensor, layers: object = None) -> dict[str, Tensor]:
+    return {PIXELS[0]: image}
+
+
+def flat(rgb: tuple[float, float, float], size: int = 16) -> Tensor:
+    return torch.tensor(rgb).view(1, 3, 1, 1).expand(1, 3, size, size).clone()
+
+
+def half(width: int = 32, soft: int = 0) -> Tensor:
+    """1 on the left half, 0 on the right, with a linear ramp of ``soft`` columns between."""
+    columns = torch.zeros(width)
+    columns[: width // 2 - soft // 2] = 1
+    if soft:
+        columns[width // 2 - soft // 2 : width // 2 + soft // 2] = torch.linspace(1, 0, soft)
+    return columns.expand(1, 1, width, width).clone()
+
+
+def _paint(masks: list[Tensor | None], steps: int = 300) -> Tensor:
+    config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, lr=0.02)
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    red, blue = flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))
+    term = RegionGramStyleTerm(1.0, PIXELS, masks)
+    set_targets([term], identity, noise, [red, blue], config)
+    optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
+    for _ in range(steps):
+        optimizer.step()
+    return optimizer.image().detach()
+
+
+def test_shares_sum_to_one_and_defaults_fill_the_rest() -> None:
+    left = half()
+    shares = region_shares([None, left], 32, 32)  # style 1 is the default: it gets the right half
+    torch.testing.assert_close(shares.sum(0), torch.ones(1, 32, 32))
+    assert float(shares[1, 0, :, :8].min()) == 1.0 and float(shares[0, 0, :, 24:].min()) == 1.0
+    both = region_shares([left, left], 32, 32)  # overlapping regions share the pixel
+    assert float(both[0, 0, 0, 0]) == pytest.approx(0.5) and float(both[0, 0, 0, 31]) == pytest.approx(1.0)  # rest
+    assert at_layer(shares, 4, 4).shape == (2, 1, 4, 4)
+
+
+def test_each_half_takes_its_own_style() -> None:
+    image = _paint([half(), None])
+    left, right = image[..., :, :12].mean(dim=(2, 3))[0], image[..., :, 20:].mean(dim=(2, 3))[0]
+    print(f"left half {left.tolist()}, right half {right.tolist()}")
+    torch.testing.assert_close(left, torch.tensor([0.9, 0.1, 0.1]), atol=0.1, rtol=0)
+    torch.testing.assert_close(right, torch.tensor([0.1, 0.2, 0.9]), atol=0.1, rtol=0)
+
+
+def test_soft_edges_blend() -> None:
+    image = _paint([half(soft=16), None])
+    reds = image[0, 0].mean(dim=0)  # red channel by column
+    assert reds[2] > 0.8 and reds[-3] < 0.2
+    assert 0.2 < float(reds[15:17].mean()) < 0.8  # the ramp's middle is neither style
+
+
+def test_a_region_term_only_feels_pixels_near_its_region(extractor) -> None:
+    """VGG with random weights at shallow layers: no gradient far outside the region."""
+    config = StyleConfig(size=64, device="cpu", style_layers=("conv1_1", "conv2_1"))
+    content = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    left = half(64)
+    terms = build_terms(extractor, content, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], config, [left, None])
+    style = next(t for t in terms if t.name == "style")
+    assert isinstance(style, RegionGramStyleTerm)
+    style.shares = style.shares[:1]  # keep only region 1's part of the term
+    style.targets = {layer: targets[:1] for layer, targets in style.targets.items()}
+    image = content.clone().requires_grad_(True)
+    style(extractor(image, config.style_layers), image).backward()
+    grad = image.grad.abs().sum(dim=(0, 1))  # (H, W)
+    assert float(grad[:, :28].sum()) > 0
+    assert float(grad[:, 40:].sum()) == 0.0  # conv2_1 sees 6 px around a pixel: beyond that, nothing
+
+
+def test_regions_run_with_scales_colours_and_both_optimizers(extractor, content, style) -> None:
+    mask = half(64)[..., :48, :]  # same aspect as the 48x64 content
+    for optimizer in ("adam", "lbfgs"):
+        config = StyleConfig(size=64, iterations=4, scales=2, device="cpu", save_every=0, optimizer=optimizer,
+                             preserve_colors="luminance")  # fmt: skip
+        result = stylize(content, [style, style.flip(-1)], config, extractor=extractor, regions=[mask, None])
+        assert len(result.history) == 4 and result.image.shape == content.shape
+
+
+@pytest.mark.parametrize(
+    ("regions", "message"),
+    [
+        ([torch.zeros(8, 8), None], "region 1 is all black"),
+        ([torch.ones(8, 8)], "1 regions for 2 style images"),
+        ([None, None], "regions need at least one mask"),
+    ],
+)
+def test_bad_regions_are_one_clear_error(extractor, content, style, regions, message) -> None:
+    config = StyleConfig(size=64, iterations=1, device="cpu", save_every=0)
+    with pytest.raises(ConfigError, match=message):
+        stylize(content, [style, style], config, extractor=extractor, regions=regions)
