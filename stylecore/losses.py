@@ -83,13 +83,14 @@ def tv_loss(image: Tensor) -> Tensor:
     return dy.pow(2).mean() + dx.pow(2).mean()
 
 
-def feature_moments(features: Tensor) -> tuple[Tensor, Tensor]:
-    """(B, C, H, W) -> mean (B, C) and covariance (B, C, C) over positions."""
-    b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)  # (B, C, HW)
-    mean = flat.mean(dim=2)
-    centered = flat - mean.unsqueeze(2)
-    return mean, centered @ centered.transpose(1, 2) / (h * w)
+def feature_moments(features: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """(B, C, H, W) -> mean (B, C) and covariance (B, C, C) over positions, weighted by ``mask`` (1, 1, H, W)."""
+    flat = features.flatten(2)  # (B, C, HW)
+    weights = torch.ones_like(flat[:, :1]) if mask is None else mask.flatten(2).expand_as(flat[:, :1])
+    total = weights.sum(dim=2, keepdim=True).clamp_min(_EPS)  # (B, 1, 1)
+    mean = (flat * weights).sum(dim=2, keepdim=True) / total  # (B, C, 1)
+    centered = flat - mean
+    return mean.squeeze(2), (centered * weights) @ centered.transpose(1, 2) / total
 
 
 def sqrtm_newton_schulz(matrix: Tensor, iterations: int = 20) -> Tensor:
@@ -129,15 +130,15 @@ def sliced_wasserstein(features: Tensor, target_sorted: Tensor, projections: Ten
     """Sliced 2-Wasserstein distance (Heitz et al., CVPR 2021) along ``projections``, relative to the target.
 
     Args:
-        features: (B, C, H, W) generated features.
+        features: (B, C, H, W) generated features, or (B, C, N) samples of them.
         target_sorted: (P, M) the target's features projected on the same directions, sorted; M may differ
-            from H*W, so the target's quantiles are read at the generated sample's positions.
+            from the generated count, so the target's quantiles are read at the generated sample's positions.
         projections: (C, P) unit directions.
     """
-    b, c, h, w = features.shape
-    projected = torch.einsum("bcn,cp->bpn", features.reshape(b, c, h * w), projections)  # (B, P, HW)
+    flat = features.flatten(2)  # (B, C, N)
+    projected = torch.einsum("bcn,cp->bpn", flat, projections)  # (B, P, N)
     ours = projected.sort(dim=-1).values
-    theirs = resample_sorted(target_sorted, h * w).expand_as(ours)
+    theirs = resample_sorted(target_sorted, flat.shape[-1]).expand_as(ours)
     return F.mse_loss(ours, theirs, reduction="sum") / (theirs.pow(2).sum() + _EPS)
 
 

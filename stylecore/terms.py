@@ -17,8 +17,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .config import StyleConfig
-from .errors import ConfigError
+from .config import StyleConfig, StyleLoss
 from .losses import (
     content_loss,
     feature_moments,
@@ -181,20 +180,25 @@ def _evenly(flat: Tensor, count: int) -> Tensor:
 
 
 @dataclass
-class RegionGramStyleTerm:
-    """Style ``i`` inside content region ``i``: guided Grams (Gatys et al. 2017, spatial control).
+class RegionStyleTerm:
+    """Style ``i`` inside content region ``i`` (Gatys et al. 2017, spatial control), for any statistic.
 
-    Each region's Gram is normalised by its area, compared with its style's Gram (inside that
-    style's own mask when one is given), and weighted by the region's share of the image.
+    Each region's statistics come from the features inside it, weighted by the mask (so normalised by its
+    area): guided Grams, weighted mean and covariance, or (sliced) the positions at least half inside.
+    They are compared with the style's own (inside that style's mask when one is given), and each region
+    counts by its share of the image.
     """
 
     weight: float
     layers: tuple[str, ...]
     masks: Sequence[Mask | None]  # content regions, one per style; None: a default style
+    statistic: StyleLoss = "gram"
     style_masks: Sequence[Mask | None] = ()  # where in each style image to take statistics from
+    seed: int = 0  # sliced: directions redrawn every step from this seed
     name: str = "style"
     shares: Tensor | None = field(default=None, repr=False)  # (N, 1, H, W) at the current scale
-    targets: dict[str, list[Tensor]] = field(default_factory=dict, repr=False)  # layer -> per-style (1, C, C)
+    targets: dict[str, list[tuple[Tensor, ...]]] = field(default_factory=dict, repr=False)  # layer -> per style
+    generator: torch.Generator = field(default_factory=torch.Generator, repr=False)
 
     def set_targets(
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
@@ -206,7 +210,16 @@ class RegionGramStyleTerm:
             for layer, feats in extract(style, self.layers).items():
                 feats = feats.to(content.device)
                 mask = torch.ones_like(feats[:, :1]) if where is None else at_layer(where.to(feats), *feats.shape[-2:])
-                self.targets.setdefault(layer, []).append(guided_gram(feats, mask))
+                self.targets.setdefault(layer, []).append(self._statistics(feats, mask))
+        self.generator.manual_seed(self.seed)
+
+    def _statistics(self, feats: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
+        if self.statistic == "meancov":
+            mean, cov = feature_moments(feats, mask)
+            return mean, cov, sqrtm_newton_schulz(cov)
+        if self.statistic == "sliced":
+            return (_inside(feats, mask),)  # (C, M)
+        return (guided_gram(feats, mask),)
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
         assert self.shares is not None, "set_targets() first"
@@ -215,12 +228,33 @@ class RegionGramStyleTerm:
             feats = features[layer]
             shares = at_layer(self.shares, *feats.shape[-2:])  # (N, 1, h, w)
             terms = [
-                shares[i].mean() * relative_error(guided_gram(feats, shares[i : i + 1]), target)
+                shares[i].mean() * self._distance(feats, shares[i : i + 1], target)
                 for i, target in enumerate(targets)
                 if float(shares[i].max()) > 0
             ]
             losses.append(torch.stack(terms).sum())
         return self.weight * torch.stack(losses).mean()
+
+    def _distance(self, feats: Tensor, share: Tensor, target: tuple[Tensor, ...]) -> Tensor:
+        if self.statistic == "meancov":
+            return wasserstein2_gaussian(*feature_moments(feats, share), *target)
+        if self.statistic == "sliced":
+            samples = _inside(feats, share)  # hard boundaries: a soft edge is rounded per layer cell
+            if samples.shape[1] == 0:
+                return feats.sum() * 0
+            channels = samples.shape[0]
+            directions = torch.randn(channels, channels, generator=self.generator).to(samples)
+            directions = directions / directions.norm(dim=0, keepdim=True)
+            target_sorted = (directions.T @ target[0]).sort(dim=-1).values
+            return sliced_wasserstein(samples[None], target_sorted, directions)
+        return relative_error(guided_gram(feats, share), target[0])
+
+
+def _inside(feats: Tensor, mask: Tensor) -> Tensor:
+    """(C, M): the feature vectors of the positions at least half inside ``mask`` (all if none is)."""
+    flat, weights = feats[0].flatten(1), mask.flatten()
+    keep = weights >= 0.5
+    return flat[:, keep] if bool(keep.any()) else flat[:, weights > 0]
 
 
 @dataclass
@@ -242,11 +276,9 @@ class TotalVariationTerm:
 
 def style_term(config: StyleConfig, regions: Sequence[Mask | None] | None = None) -> LossTerm:
     """The style term for ``config.style_loss``: Gram (Gatys et al.), mean and covariance, or sliced;
-    with ``regions``, Grams per region."""
+    with ``regions``, that statistic per region."""
     if regions is not None:
-        if config.style_loss != "gram":
-            raise ConfigError(f"regions work with style_loss 'gram' for now, not {config.style_loss!r}")
-        return RegionGramStyleTerm(config.style_weight, config.style_layers, regions)
+        return RegionStyleTerm(config.style_weight, config.style_layers, regions, config.style_loss, seed=config.seed)
     if config.style_loss == "meancov":
         return MeanCovStyleTerm(config.style_weight, config.style_layers)
     if config.style_loss == "sliced":

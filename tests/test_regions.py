@@ -9,7 +9,7 @@ from torch import Tensor
 from stylecore import ConfigError, StyleConfig, stylize
 from stylecore.engine import PixelOptimizer, build_terms, set_targets
 from stylecore.regions import at_layer, region_shares
-from stylecore.terms import RegionGramStyleTerm
+from stylecore.terms import RegionStyleTerm
 
 PIXELS = ("conv1_1",)
 
@@ -31,11 +31,11 @@ def half(width: int = 32, soft: int = 0) -> Tensor:
     return columns.expand(1, 1, width, width).clone()
 
 
-def _paint(masks: list[Tensor | None], steps: int = 300) -> Tensor:
+def _paint(masks: list[Tensor | None], statistic: str = "gram", steps: int = 300) -> Tensor:
     config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, lr=0.02)
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     red, blue = flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))
-    term = RegionGramStyleTerm(1.0, PIXELS, masks)
+    term = RegionStyleTerm(1.0, PIXELS, masks, statistic)  # type: ignore[arg-type]
     set_targets([term], identity, noise, [red, blue], config)
     optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
     for _ in range(steps):
@@ -53,16 +53,18 @@ def test_shares_sum_to_one_and_defaults_fill_the_rest() -> None:
     assert at_layer(shares, 4, 4).shape == (2, 1, 4, 4)
 
 
-def test_each_half_takes_its_own_style() -> None:
-    image = _paint([half(), None])
+@pytest.mark.parametrize("statistic", ["gram", "meancov", "sliced"])
+def test_each_half_takes_its_own_style(statistic: str) -> None:
+    image = _paint([half(), None], statistic)
     left, right = image[..., :, :12].mean(dim=(2, 3))[0], image[..., :, 20:].mean(dim=(2, 3))[0]
     print(f"left half {left.tolist()}, right half {right.tolist()}")
     torch.testing.assert_close(left, torch.tensor([0.9, 0.1, 0.1]), atol=0.1, rtol=0)
     torch.testing.assert_close(right, torch.tensor([0.1, 0.2, 0.9]), atol=0.1, rtol=0)
 
 
-def test_soft_edges_blend() -> None:
-    image = _paint([half(soft=16), None])
+@pytest.mark.parametrize("statistic", ["gram", "meancov"])  # sliced rounds edges to whole layer cells
+def test_soft_edges_blend(statistic: str) -> None:
+    image = _paint([half(soft=16), None], statistic)
     reds = image[0, 0].mean(dim=0)  # red channel by column
     assert reds[2] > 0.8 and reds[-3] < 0.2
     assert 0.2 < float(reds[15:17].mean()) < 0.8  # the ramp's middle is neither style
@@ -75,7 +77,7 @@ def test_a_region_term_only_feels_pixels_near_its_region(extractor) -> None:
     left = half(64)
     terms = build_terms(extractor, content, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], config, [left, None])
     style = next(t for t in terms if t.name == "style")
-    assert isinstance(style, RegionGramStyleTerm)
+    assert isinstance(style, RegionStyleTerm)
     style.shares = style.shares[:1]  # keep only region 1's part of the term
     style.targets = {layer: targets[:1] for layer, targets in style.targets.items()}
     image = content.clone().requires_grad_(True)
@@ -85,11 +87,12 @@ def test_a_region_term_only_feels_pixels_near_its_region(extractor) -> None:
     assert float(grad[:, 40:].sum()) == 0.0  # conv2_1 sees 6 px around a pixel: beyond that, nothing
 
 
-def test_regions_run_with_scales_colours_and_both_optimizers(extractor, content, style) -> None:
+@pytest.mark.parametrize("style_loss", ["gram", "meancov", "sliced"])
+def test_regions_run_with_scales_colours_and_both_optimizers(extractor, content, style, style_loss: str) -> None:
     mask = half(64)[..., :48, :]  # same aspect as the 48x64 content
     for optimizer in ("adam", "lbfgs"):
         config = StyleConfig(size=64, iterations=4, scales=2, device="cpu", save_every=0, optimizer=optimizer,
-                             preserve_colors="luminance")  # fmt: skip
+                             preserve_colors="luminance", style_loss=style_loss)  # fmt: skip
         result = stylize(content, [style, style.flip(-1)], config, extractor=extractor, regions=[mask, None])
         assert len(result.history) == 4 and result.image.shape == content.shape
 
