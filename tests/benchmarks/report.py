@@ -120,6 +120,20 @@ def gpu_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def style_loss_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    """One step per style statistic (and with regions), against the Gram step."""
+    variants = by_variant(benchmarks, "style-loss")
+    if not variants:
+        return []
+    size = max(size for points in variants.values() for size in points)
+    gram = median(variants.get("gram", {}).get(size))
+    lines = [f"| style statistic, {size} px, Adam | seconds per step | vs gram |", "| --- | --- | --- |"]
+    for variant, points in variants.items():
+        seconds = median(points.get(size))
+        lines.append(f"| {variant} | {_fmt(seconds, '.3f')} | {_fmt(_ratio(seconds, gram), '.2f')}x |")
+    return lines
+
+
 def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     sizes = sorted({b["extra_info"]["size"] for b in benchmarks if b["extra_info"].get("kind") == "step"})
     rows = main_rows(benchmarks, sizes)
@@ -142,7 +156,7 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
             "| same objective, 256 px, gatys preset | single scale | coarse-to-fine | faster by |",
         ),
     )
-    for extra in (*races, gpu_rows(benchmarks)):
+    for extra in (*races, style_loss_rows(benchmarks), gpu_rows(benchmarks)):
         if extra:
             lines += ["", *extra]
     return "\n".join(lines) + "\n"
