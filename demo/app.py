@@ -32,7 +32,15 @@ from starlette.middleware import Middleware
 from demo import controls, service
 from demo.limits import BodyLimit, ClientLimit, client_keys, pending_keys
 from demo.outputs import OutputDir
-from demo.uploads import EXAMPLES, MAX_UPLOAD, MAX_UPLOAD_BYTES, Rejected, Upload, checked_image
+from demo.uploads import (
+    EXAMPLES,
+    MAX_UPLOAD,
+    MAX_UPLOAD_BYTES,
+    Rejected,
+    Upload,
+    checked_image,
+    painted_region,
+)
 from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
 from stylecore.sizing import MIN_SIDE
 
@@ -73,6 +81,7 @@ def _defaults(preset: StyleConfig) -> dict[str, Any]:
 DEFAULTS = _defaults(PRESETS[DEFAULT_PRESET])
 #: An image input as the checked component hands it over.
 Input = Upload | Rejected | None
+IMAGE_INPUTS = ("content", "style", "style2", "region", "painted")
 
 
 def _config(settings: dict[str, Any], two_styles: bool) -> StyleConfig:
@@ -104,7 +113,7 @@ def _lease(*args: Any, **kwargs: Any) -> int:
     return hosting.lease_seconds(int(size), int(iterations))
 
 
-def stylize(content: Input, style: Input, style2: Input = None,
+def stylize(content: Input, style: Input, style2: Input = None, region: Input = None, painted: Input = None,
             blend: float = DEFAULTS["blend"], preset: str = DEFAULTS["preset"],
             iterations: float = DEFAULTS["iterations"], size: float = DEFAULTS["size"],
             log_cw: float = DEFAULTS["log_cw"], log_sw: float = DEFAULTS["log_sw"],
@@ -120,7 +129,9 @@ def stylize(content: Input, style: Input, style2: Input = None,
     Args:
         content: the photo whose layout is kept.
         style: the artwork whose colours and textures are copied.
-        style2: optional second artwork, blended with the first.
+        style2: optional second artwork, blended with the first (or placed by a region).
+        region: optional greyscale mask over the photo: white is where the second artwork goes.
+        painted: the same region painted in the page's editor (its first layer; API callers use ``region``).
         blend: share of the first artwork when there are two (0 to 1).
         preset: "original" (the design this project started from) or "gatys" (the paper's settings).
         iterations: optimisation steps; more is slower and stronger.
@@ -152,18 +163,31 @@ def stylize(content: Input, style: Input, style2: Input = None,
         style_side = max(MIN_SIDE, round(config.size * config.style_scale))  # decode no larger than used
         uploads = [style] + ([style2] if style2 else [])
         styles = [service.read_upload(u, "a style image", style_side) for u in uploads]
-        yield from _stream(photo, styles, config, service.result_name(content, style), progress)
+        regions = _regions(region, painted, two_styles=style2 is not None)
+        yield from _stream(photo, styles, config, service.result_name(content, style), progress, regions)
     except StylecoreError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
 
 
-def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
-            progress: gr.Progress) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
+def _regions(region: Input, painted: Input, two_styles: bool) -> list[Any] | None:
+    """[None, mask]: the first style fills what the second style's region leaves (painting wins)."""
+    mask = service.read_region(painted, painted=True) if painted is not None else None
+    if mask is None:
+        mask = service.read_region(region, painted=False)
+    if mask is None:
+        return None
+    if not two_styles:
+        raise StylecoreError("a region places the second style: add a second style image too")
+    return [None, mask]
+
+
+def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str, progress: gr.Progress,
+            regions: list[Any] | None = None) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
     """The run's updates for the page. Images that repeat go out as files written once: Gradio re-writes
     a PIL output's cache file on every yield, which truncates it under a browser still downloading it."""
     before = str(service.save_input(photo, OUTPUTS, "before.png"))
     throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
-    for update in service.stream(MODELS, photo, styles, config):
+    for update in service.stream(MODELS, photo, styles, config, regions):
         p = update.progress
         if update.final and update.preview is not None:  # the final update always carries the result
             path = str(service.save_result(update.preview, config, MODELS, OUTPUTS, name))
@@ -180,17 +204,18 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str,
 gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
 
 
-def check_run(content: Input, style: Input, style2: Input, blend: Any, preset: Any, iterations: Any, size: Any,
-              log_cw: Any, log_sw: Any, log_tv: Any, preview_every: Any, optimizer: Any, init: Any, seed: Any,
-              style_scale: Any, preserve_colors: Any, scales: Any, style_loss: Any,
-              request: gr.Request) -> list[dict[str, Any]]:  # fmt: skip
+def check_run(content: Input, style: Input, style2: Input, region: Input, painted: Input, blend: Any, preset: Any,
+              iterations: Any, size: Any, log_cw: Any, log_sw: Any, log_tv: Any, preview_every: Any,
+              optimizer: Any, init: Any, seed: Any, style_scale: Any, preserve_colors: Any, scales: Any,
+              style_loss: Any, request: gr.Request) -> list[dict[str, Any]]:  # fmt: skip
     """Gradio calls this before a run joins the queue: bad inputs and busy clients never wait in it.
 
     It takes stylize()'s inputs (Gradio passes the request only to positional parameters) and
     returns one ``gr.validate`` per input; the first problem found is reported on its input.
     """
     values = {
-        "content": content, "style": style, "style2": style2, "blend": blend, "preset": preset,
+        "content": content, "style": style, "style2": style2, "region": region, "painted": painted,
+        "blend": blend, "preset": preset,
         "iterations": iterations, "size": size, "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv,
         "preview_every": preview_every, "optimizer": optimizer, "init": init, "seed": seed,
         "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales, "style_loss": style_loss,
@@ -203,12 +228,14 @@ def check_run(content: Input, style: Input, style2: Input, blend: Any, preset: A
 
 
 def _first_problem(values: dict[str, Any], request: gr.Request | None) -> tuple[str, str | None]:
-    for name in ("content", "style", "style2"):
+    for name in IMAGE_INPUTS:
         if isinstance(values[name], Rejected):
             return name, values[name].message
     if values["content"] is None or values["style"] is None:
         return ("content" if values["content"] is None else "style"), "Please upload a content photo and a style image."
-    settings = {k: v for k, v in values.items() if k not in ("content", "style", "style2")}
+    if values["region"] is not None and values["style2"] is None:
+        return "region", "A region places the second style: add a second style image too."
+    settings = {k: v for k, v in values.items() if k not in IMAGE_INPUTS}
     try:
         _config(settings, two_styles=values["style2"] is not None)
     except ConfigError as exc:
@@ -305,12 +332,21 @@ def _images() -> dict[str, Any]:
         content = checked_image(label="Content photo", sources=["upload", "clipboard"], height=320)
         with gr.Column():
             style = checked_image(label="Style image", sources=["upload", "clipboard"], height=320)
-            with gr.Accordion("Blend a second style", open=False):
+            with gr.Accordion("A second style: blend it, or paint where it goes", open=False):
                 style2 = checked_image(label="Second style image (optional)", height=200)
-                blend = _slider("blend")
+                blend = _slider("blend", info="without a region")
+                painted = painted_region(label="Paint where the second style goes (over the photo)", height=320)
+                region = checked_image(label="…or upload a mask (white: second style)", height=160)
     gr.Examples([[str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / f)] for f in ("strokes.png", "hubble.jpg")],
                 inputs=[content, style])  # fmt: skip
-    return {"content": content, "style": style, "style2": style2, "blend": blend}
+    content.change(_paint_over, content, painted, api_visibility="private")
+    return {"content": content, "style": style, "style2": style2, "blend": blend, "region": region,
+            "painted": painted}  # fmt: skip
+
+
+def _paint_over(content: Input) -> Any:
+    """The editor's background follows the content photo."""
+    return str(content.path) if isinstance(content, Upload) else None
 
 
 def _settings() -> dict[str, Any]:

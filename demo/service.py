@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
+from torch import Tensor
 
 from stylecore import (
     DEFAULT_LAYERS,
@@ -33,6 +35,7 @@ from stylecore import (
     vgg19_extractor,
 )
 from stylecore.config import provenance
+from stylecore.imageio import load_mask
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
 from stylecore.run import Progress, StyleRun
@@ -138,6 +141,22 @@ def read_upload(upload: Upload | Rejected | None, what: str, max_side: int) -> I
     return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=max_side, name=upload.name)
 
 
+def read_region(upload: Upload | Rejected | None, *, painted: bool) -> Tensor | None:
+    """A region mask (1, 1, H, W) in [0, 1]: a painted layer's alpha, or an uploaded greyscale mask."""
+    if upload is None:
+        return None
+    if isinstance(upload, Rejected):
+        raise StylecoreError(upload.message)
+    if not painted:
+        return load_mask(upload.path)
+    with Image.open(upload.path) as layer:  # its size was checked from the header
+        alpha = layer.getchannel("A") if "A" in layer.getbands() else layer.convert("L")
+        mask = torch.from_numpy(np.asarray(alpha, dtype=np.float32) / 255.0)[None, None]
+    if float(mask.max()) == 0:
+        return None  # nothing painted
+    return mask
+
+
 @dataclass(frozen=True)
 class Update:
     """One step of a streamed run, for the UI."""
@@ -149,14 +168,22 @@ class Update:
     final: bool = False
 
 
-def stream(models: Models, content: Image.Image, styles: list[Image.Image], config: StyleConfig) -> Iterator[Update]:
+def stream(
+    models: Models,
+    content: Image.Image,
+    styles: list[Image.Image],
+    config: StyleConfig,
+    regions: list[Tensor | None] | None = None,
+) -> Iterator[Update]:
     """Run one stylisation, yielding after every step; the last update carries ``run.result()``.
 
     A run whose loss turns non-finite ends with the last finite image, as the core keeps it.
     """
     if models.extractor is None:
         raise StylecoreError(models.weights_error or "no weights")
-    run = StyleRun(pil_to_tensor(content), [pil_to_tensor(s) for s in styles], config, extractor=models.extractor)
+    run = StyleRun(
+        pil_to_tensor(content), [pil_to_tensor(s) for s in styles], config, extractor=models.extractor, regions=regions
+    )
     rows: list[dict[str, Any]] = []
     progress: Progress | None = None
     for progress in run:

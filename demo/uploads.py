@@ -116,3 +116,16 @@ def checked_image(**kwargs: Any) -> gr.Image:
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
     image.preprocess = check_payload  # type: ignore[method-assign,assignment]
     return image
+
+
+def check_painted(payload: Any) -> Upload | Rejected | None:
+    """The painted layer of a ``gr.ImageEditor`` (strokes over the photo), checked like any upload."""
+    layers = [layer for layer in (getattr(payload, "layers", None) or []) if layer is not None]
+    return check_payload(layers[0]) if layers else None
+
+
+def painted_region(**kwargs: Any) -> gr.ImageEditor:
+    """A ``gr.ImageEditor`` whose value reaches the app as its first layer, checked (PNG keeps the alpha)."""
+    editor = gr.ImageEditor(type="filepath", format="png", **kwargs)
+    editor.preprocess = check_painted  # type: ignore[method-assign,assignment]
+    return editor

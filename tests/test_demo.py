@@ -176,3 +176,40 @@ def test_the_app_is_an_mcp_server_with_described_tools(url: str, tmp_path: Path)
     assert {"stylize", "extract"} <= set(tools)
     assert "style of an artwork" in tools["stylize"] and "Gram matrices" in tools["extract"]
     assert "CPUExecutionProvider" in text and "conv5_1" in text
+
+
+def test_a_region_places_the_second_style(client: Client, tmp_path: Path) -> None:
+    from PIL import Image
+
+    mask = Image.new("L", (451, 300), 0)
+    mask.paste(255, (0, 0, 225, 300))  # the left half gets the second style
+    mask.save(tmp_path / "left.png")
+    args = _stylize_args(iterations=3, size=64)
+    args.update(style2=handle_file(str(EXAMPLES / "hubble.jpg")), region=handle_file(str(tmp_path / "left.png")))
+    assert client.predict(**args)[2].startswith("Done: step 3 / 3")
+    alone = _stylize_args(iterations=3, size=64)
+    alone.update(region=handle_file(str(tmp_path / "left.png")))
+    with pytest.raises(Exception, match="A region places the second style: add a second style image too"):
+        client.predict(**alone)
+
+
+def test_a_painted_layer_becomes_the_region(app: ModuleType, tmp_path: Path) -> None:
+    from PIL import Image
+
+    layer = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    layer.paste((255, 0, 0, 255), (0, 0, 10, 30))  # strokes on the left quarter
+    layer.save(tmp_path / "layer.png")
+    mask = app.service.read_region(app.Upload(tmp_path / "layer.png", "layer.png", (40, 30)), painted=True)
+    assert mask.shape == (1, 1, 30, 40) and float(mask[..., :10].min()) == 1.0 and float(mask[..., 10:].max()) == 0.0
+    Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(tmp_path / "empty.png")  # nothing painted: no region
+    assert app.service.read_region(app.Upload(tmp_path / "empty.png", "empty.png", (40, 30)), painted=True) is None
+
+
+def test_the_painting_editor_checks_its_files_like_uploads(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from demo.uploads import Rejected, check_painted
+
+    outside = SimpleNamespace(path="/etc/hostname", url=None, orig_name=None)
+    assert isinstance(check_painted(SimpleNamespace(background=None, layers=[outside], composite=None)), Rejected)
+    assert check_painted(SimpleNamespace(background=None, layers=[], composite=None)) is None

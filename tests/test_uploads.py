@@ -162,6 +162,12 @@ def test_a_bare_server_path_is_refused_and_never_opened(url: str, tmp_path: Path
     assert str(secret) not in opened
 
 
+def _names(url: str) -> list[str]:
+    """stylize's inputs in order, as the API documents them."""
+    info = httpx.get(url + "gradio_api/info").json()["named_endpoints"]["/stylize"]["parameters"]
+    return [p["parameter_name"] for p in info]
+
+
 def _defaults(url: str) -> list[Any]:
     """stylize's optional inputs as the API documents their defaults."""
     info = httpx.get(url + "gradio_api/info").json()["named_endpoints"]["/stylize"]["parameters"]
@@ -175,21 +181,23 @@ def test_a_data_url_is_refused_by_the_run_before_queueing(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("position", "value", "needle"),
+    ("name", "value", "needle"),
     [
-        (5, "NaN", "Iterations must be a whole number from 1 to 2000, got nan"),
-        (5, "null", "Iterations must be a whole number from 1 to 2000, got None"),
-        (13, '"three"', "Seed must be a whole number from 0 to"),
-        (13, str(2**70), "Seed must be a whole number from 0 to 9.22337e+18, got 1.18059e+21"),
-        (4, "null", "Preset must be one of gatys, original, got None"),
-        (6, "100000", "Output size (px) must be a whole number from 64 to 80, got 100000"),
-        (4, '"seed"', "__accepted__"),  # the preset's old name still works
-        (3, "-1", "Share of the first style must be a number from 0 to 1, got -1"),
+        ("iterations", "NaN", "Iterations must be a whole number from 1 to 2000, got nan"),
+        ("iterations", "null", "Iterations must be a whole number from 1 to 2000, got None"),
+        ("seed", '"three"', "Seed must be a whole number from 0 to"),
+        ("seed", str(2**70), "Seed must be a whole number from 0 to 9.22337e+18, got 1.18059e+21"),
+        ("preset", "null", "Preset must be one of gatys, original, got None"),
+        ("size", "100000", "Output size (px) must be a whole number from 64 to 80, got 100000"),
+        ("preset", '"seed"', "__accepted__"),  # the preset's old name still works
+        ("blend", "-1", "Share of the first style must be a number from 0 to 1, got -1"),
+        ("style_loss", '"fourier"', "Style loss must be one of gram, meancov, sliced, got 'fourier'"),
     ],
 )
-def test_values_the_sliders_forbid_get_one_sentence(url: str, position: int, value: str, needle: str) -> None:
+def test_values_the_sliders_forbid_get_one_sentence(url: str, name: str, value: str, needle: str) -> None:
+    position = _names(url).index(name)
     data = [{"path": str(EXAMPLES / "chelsea.jpg")}, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
-    data[5] = 2  # iterations: runs that get through stay short
+    data[_names(url).index("iterations")] = 2  # runs that get through stay short
     items = [value if i == position else json.dumps(d) for i, d in enumerate(data)]  # raw JSON: NaN is allowed
     status, detail = call_raw(url, "stylize", data, raw_data=f"[{', '.join(items)}]")
     if needle == "__accepted__":
