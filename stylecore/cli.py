@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--regions", metavar="M1,M2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
         help="one greyscale mask per style (white: where that style goes; '-': the style for what no mask covers)",
     )  # fmt: skip
+    parser.add_argument(
+        "--style-regions", metavar="S1,S2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
+        help="with --regions: per style, the part of that style image to copy (white; '-': all of it)",
+    )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     group = parser.add_argument_group("run settings (override the preset)")
     hints = get_type_hints(StyleConfig)
@@ -173,6 +177,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from tqdm import tqdm
 
     from .config import provenance
+    from .errors import StylecoreError
     from .extractor import vgg19_extractor
     from .imageio import load_image, save_image
     from .run import Progress, resolve_device, stylize
@@ -181,7 +186,12 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     check_output(args.output, [args.content, *args.styles])
     content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
     styles = [load_image(path) for path in args.styles]
-    regions = _load_regions(args.regions, len(styles), content) if args.regions else None
+    regions = _load_regions(args.regions, styles, content, "--regions") if args.regions else None
+    style_regions = None
+    if args.style_regions:
+        if regions is None:
+            raise StylecoreError("--style-regions needs --regions too")
+        style_regions = _load_regions(args.style_regions, styles, None, "--style-regions")
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
@@ -198,33 +208,36 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     with bar:
         interrupts.running = True
         try:
-            result = stylize(content, styles, config, on_step, extractor=extractor, regions=regions)
+            result = stylize(
+                content, styles, config, on_step, extractor=extractor, regions=regions, style_regions=style_regions
+            )
         finally:
             interrupts.running = False
     save_or_fallback(result.image, args.output, meta)
     return result
 
 
-def _load_regions(paths: list[Path], count: int, content: Any) -> list[Any]:
-    """``--regions``: one mask per style ('-' for none), each checked with its file name."""
+def _load_regions(paths: list[Path], styles: list[Any], content: Any, option: str) -> list[Any]:
+    """One mask per style ('-' for none), each checked with its file name; ``content`` None: style masks."""
     from .errors import StylecoreError
     from .imageio import load_mask
 
-    if len(paths) != count:
+    if len(paths) != len(styles):
         raise StylecoreError(
-            f"--regions has {len(paths)} masks for {count} style images; give one per style ('-' for none)"
+            f"{option} has {len(paths)} masks for {len(styles)} style images; give one per style ('-' for none)"
         )
     masks: list[Any] = []
-    for path in paths:
+    for path, style in zip(paths, styles, strict=True):
         if str(path) == "-":
             masks.append(None)
             continue
         mask = load_mask(path)
         if float(mask.max()) == 0:
             raise StylecoreError(f"{path}: the mask is all black, so its style would apply nowhere")
-        (mh, mw), (ch, cw) = mask.shape[-2:], content.shape[-2:]
+        (mh, mw), (ch, cw) = mask.shape[-2:], (content if content is not None else style).shape[-2:]
         if abs(mw / mh - cw / ch) > 0.02 * cw / ch:
-            _warn(f"{path} is {mw}x{mh}, another shape than the content ({cw}x{ch}); it is stretched to fit")
+            target = "content" if content is not None else "style image"
+            _warn(f"{path} is {mw}x{mh}, another shape than the {target} ({cw}x{ch}); it is stretched to fit")
         masks.append(mask)
     return masks
 

@@ -59,9 +59,10 @@ def build_terms(
     styles: Sequence[Tensor],
     config: StyleConfig,
     regions: Sequence[Tensor | None] | None = None,
+    style_regions: Sequence[Tensor | None] = (),
 ) -> list[LossTerm]:
     """``config``'s terms (style per region when ``regions`` are given) with targets set from these images."""
-    terms = default_terms(config, regions)
+    terms = default_terms(config, regions, style_regions)
     set_targets(terms, extract, content, styles, config)
     return terms
 

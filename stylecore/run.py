@@ -82,6 +82,7 @@ class RunPlan:
     shrink: float = 1.0  # below 1 when memory forces a smaller image than asked for
     notices: tuple[str, ...] = field(default=())
     regions: tuple[Tensor | None, ...] | None = None  # one content mask per style (see stylecore.regions)
+    style_regions: tuple[Tensor | None, ...] = ()  # where in each style image its statistics come from
 
 
 def plan_run(
@@ -90,6 +91,7 @@ def plan_run(
     config: StyleConfig,
     extractor: VGGExtractor | None = None,
     regions: Sequence[Tensor | None] | None = None,
+    style_regions: Sequence[Tensor | None] | None = None,
 ) -> RunPlan:
     """Size the content to ``config.size``, prepare colours, pick the device and scales, check memory."""
     device = _device_for(config, extractor)
@@ -105,18 +107,21 @@ def plan_run(
         config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
     )
     masks = _check_regions(regions, len(style_list), device)
+    if style_regions is not None and masks is None:
+        raise ConfigError("style regions need content regions too (regions=...)")
+    style_masks = _check_regions(style_regions, len(style_list), device, "style region") or ()
     return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
-                   shrink, tuple(notices), masks)  # fmt: skip
+                   shrink, tuple(notices), masks, style_masks)  # fmt: skip
 
 
 def _check_regions(
-    regions: Sequence[Tensor | None] | None, count: int, device: torch.device
+    regions: Sequence[Tensor | None] | None, count: int, device: torch.device, what: str = "region"
 ) -> tuple[Tensor | None, ...] | None:
     if regions is None:
         return None
     if len(regions) != count:
-        raise ConfigError(f"{len(regions)} regions for {count} style images; give one mask per style (or none)")
-    return tuple(None if m is None else check_mask(m, f"region {i + 1}").to(device) for i, m in enumerate(regions))
+        raise ConfigError(f"{len(regions)} {what}s for {count} style images; give one mask per style (or none)")
+    return tuple(None if m is None else check_mask(m, f"{what} {i + 1}").to(device) for i, m in enumerate(regions))
 
 
 def _device_for(config: StyleConfig, extractor: VGGExtractor | None) -> torch.device:
@@ -189,6 +194,7 @@ def stylize(
     *,
     extractor: VGGExtractor | None = None,
     regions: Sequence[Tensor | None] | None = None,
+    style_regions: Sequence[Tensor | None] | None = None,
 ) -> StyleResult:
     """Optimize an image to have ``content``'s features and ``styles``' Grams.
 
@@ -205,12 +211,14 @@ def stylize(
         regions: one greyscale mask (H, W) in [0, 1] per style, over the content image (any size;
             stretched to it), or None for a style that fills what no mask covers
             (:mod:`stylecore.regions`). Default: every style everywhere, blended.
+        style_regions: with ``regions``, one mask per style image (or None) saying where in that
+            image its statistics come from. Default: the whole style image.
 
     Returns:
         A :class:`StyleResult`. A non-finite loss ends the run early with the last
         image whose loss was finite and ``stopped`` saying so.
     """
-    run = StyleRun(content, styles, config, extractor=extractor, regions=regions)
+    run = StyleRun(content, styles, config, extractor=extractor, regions=regions, style_regions=style_regions)
     for progress in run:
         if callback is not None and callback(progress):
             run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
@@ -233,10 +241,11 @@ class StyleRun:
         *,
         extractor: VGGExtractor | None = None,
         regions: Sequence[Tensor | None] | None = None,
+        style_regions: Sequence[Tensor | None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config or StyleConfig()
-        self.plan = plan_run(content, styles, self.config, extractor, regions)
+        self.plan = plan_run(content, styles, self.config, extractor, regions, style_regions)
         self.notices = list(self.plan.notices)
         self.clock = clock
         self.history: list[LossTerms] = []
@@ -267,7 +276,9 @@ class StyleRun:
         content = self._run_content(h, w)
         style_side = round(self.config.style_scale * max(h, w))
         styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
-        terms = build_terms(self.plan.extractor, content, styles, self.config, self.plan.regions)
+        terms = build_terms(
+            self.plan.extractor, content, styles, self.config, self.plan.regions, self.plan.style_regions
+        )
         # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)
         optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)

@@ -274,11 +274,17 @@ class TotalVariationTerm:
         return self.weight * tv_loss(image)
 
 
-def style_term(config: StyleConfig, regions: Sequence[Mask | None] | None = None) -> LossTerm:
+def style_term(
+    config: StyleConfig,
+    regions: Sequence[Mask | None] | None = None,
+    style_regions: Sequence[Mask | None] = (),
+) -> LossTerm:
     """The style term for ``config.style_loss``: Gram (Gatys et al.), mean and covariance, or sliced;
     with ``regions``, that statistic per region."""
     if regions is not None:
-        return RegionStyleTerm(config.style_weight, config.style_layers, regions, config.style_loss, seed=config.seed)
+        return RegionStyleTerm(
+            config.style_weight, config.style_layers, regions, config.style_loss, style_regions, seed=config.seed
+        )
     if config.style_loss == "meancov":
         return MeanCovStyleTerm(config.style_weight, config.style_layers)
     if config.style_loss == "sliced":
@@ -286,11 +292,15 @@ def style_term(config: StyleConfig, regions: Sequence[Mask | None] | None = None
     return GramStyleTerm(config.style_weight, config.style_layers)
 
 
-def default_terms(config: StyleConfig, regions: Sequence[Mask | None] | None = None) -> list[LossTerm]:
+def default_terms(
+    config: StyleConfig,
+    regions: Sequence[Mask | None] | None = None,
+    style_regions: Sequence[Mask | None] = (),
+) -> list[LossTerm]:
     """Content, style and total variation, weighted and layered as ``config`` says."""
     return [
         ContentTerm(config.content_weight, config.content_layers),
-        style_term(config, regions),
+        style_term(config, regions, style_regions),
         TotalVariationTerm(config.tv_weight),
     ]
 

@@ -250,3 +250,14 @@ def test_a_mask_of_another_shape_is_stretched_with_a_warning(tmp_path: Path, cap
     assert "square.png is 100x100, another shape than the content (451x300); it is stretched to fit" in (
         capsys.readouterr().err
     )
+
+
+def test_style_regions_from_the_command_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
+    left = _mask(tmp_path / "left.png", (451, 300))
+    top = _mask(tmp_path / "top.png", (384, 384))
+    base = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), str(EXAMPLES / "hubble.jpg"),
+            "-o", str(tmp_path / "o.png"), "--size", "48", "--iterations", "1", "-q"]  # fmt: skip
+    assert main([*base, "--regions", f"{left},-", "--style-regions", f"{top},-"]) == 0
+    capsys.readouterr()
+    assert "--style-regions needs --regions too" in _main_error(capsys, [*base, "--style-regions", f"{top},-"])

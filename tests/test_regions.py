@@ -109,3 +109,23 @@ def test_bad_regions_are_one_clear_error(extractor, content, style, regions, mes
     config = StyleConfig(size=64, iterations=1, device="cpu", save_every=0)
     with pytest.raises(ConfigError, match=message):
         stylize(content, [style, style], config, extractor=extractor, regions=regions)
+
+
+def test_a_style_region_picks_the_part_of_the_style_to_copy() -> None:
+    config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, lr=0.02)
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    two_colours = torch.cat([flat((0.9, 0.1, 0.1), 32)[..., :16], flat((0.1, 0.2, 0.9), 32)[..., 16:]], dim=-1)
+    everywhere = torch.ones(1, 1, 32, 32)
+    term = RegionStyleTerm(1.0, PIXELS, [everywhere], "gram", [half()])  # only the style's red half counts
+    set_targets([term], identity, noise, [two_colours], config)
+    optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
+    for _ in range(300):
+        optimizer.step()
+    mean = optimizer.image().detach().mean(dim=(2, 3))[0]
+    torch.testing.assert_close(mean, torch.tensor([0.9, 0.1, 0.1]), atol=0.1, rtol=0)
+
+
+def test_style_regions_need_regions(extractor, content, style) -> None:
+    config = StyleConfig(size=64, iterations=1, device="cpu", save_every=0)
+    with pytest.raises(ConfigError, match="style regions need content regions too"):
+        stylize(content, [style], config, extractor=extractor, style_regions=[half(56)])
