@@ -57,3 +57,40 @@ def test_upload_run_and_see_the_result(browser, url: str) -> None:
         assert term in legend, legend
     assert "stylecore-chelsea-strokes" in page.locator("#download").inner_text()  # Gradio splits off ".png"
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_paint_where_the_second_style_goes(browser, app, url: str, monkeypatch) -> None:
+    seen = []
+    real = app.service.read_region
+
+    def spy(upload, painted):
+        mask = real(upload, painted=painted)
+        seen.append((painted, None if mask is None else float(mask.mean())))
+        return mask
+
+    monkeypatch.setattr(app.service, "read_region", spy)
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(url)
+    uploads = page.locator("input[type=file]")
+    uploads.nth(0).set_input_files(str(EXAMPLES / "chelsea.jpg"))
+    uploads.nth(1).set_input_files(str(EXAMPLES / "strokes.png"))
+    page.get_by_text("A second style: blend it, or paint where it goes").click()
+    page.locator("input[type=file]").nth(2).set_input_files(str(EXAMPLES / "hubble.jpg"))
+    canvas = page.locator("canvas").first
+    canvas.wait_for()
+    page.wait_for_timeout(1000)  # the editor draws the photo as its background
+    box = canvas.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(20):
+        page.mouse.move(x + k * 5, y + k * 8)
+    page.mouse.up()
+    page.locator("#iterations input[type=number]").fill("4")
+    page.locator("#iterations input[type=number]").press("Enter")
+    page.locator("#run").click()
+    page.get_by_text("Done: step 4 / 4").wait_for(timeout=120_000)
+    painted = [share for was_painted, share in seen if was_painted]
+    assert painted and painted[0] is not None and 0 < painted[0] < 0.5  # the strokes, not the whole photo
