@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import ImageError
+from .sizing import fit_long_side
 
 #: Refuse inputs above this many pixels (about 8000 x 8000) before decoding them.
 MAX_INPUT_PIXELS = 64_000_000
@@ -74,9 +75,9 @@ def open_image(
 
 
 def _fitted(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """``size`` shrunk (never grown) so its long side is at most ``max_side``."""
-    scale = min(1.0, max_side / max(size))
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+    """A (width, height) shrunk, never grown, so its long side is at most ``max_side``."""
+    height, width = fit_long_side(size[1], size[0], max_side, grow=False)
+    return width, height
 
 
 def _check_size(image: Image.Image, name: object, max_pixels: int) -> None:
@@ -106,10 +107,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def resize_long_side(image: Image.Image, size: int) -> Image.Image:
     """Scale so the long side is ``size`` pixels, keeping the aspect ratio."""
-    width, height = image.size
-    scale = size / max(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image if new == image.size else image.resize(new, Image.Resampling.LANCZOS)
+    height, width = fit_long_side(image.height, image.width, size)
+    return image if (width, height) == image.size else image.resize((width, height), Image.Resampling.LANCZOS)
 
 
 def pil_to_tensor(image: Image.Image) -> Tensor:
