@@ -23,23 +23,20 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 from starlette.middleware import Middleware
 
-from demo import controls, service
+from demo import controls, layout, service
 from demo.limits import BodyLimit, ClientLimit, client_keys, pending_keys
 from demo.outputs import OutputDir
 from demo.uploads import (
-    EXAMPLES,
     MAX_UPLOAD,
     MAX_UPLOAD_BYTES,
     Rejected,
     Upload,
-    checked_image,
-    painted_region,
 )
 from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
 from stylecore.sizing import MIN_SIDE
@@ -53,11 +50,6 @@ UPDATE_INTERVAL_S = 0.25
 #: JSON bodies (queue joins, MCP calls) up to a base64-encoded upload, and a little more.
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
 DEFAULT_PRESET = "original"
-TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
-#: Spelled out under the plot: Gradio 6.31 clips the legend row of a plot in a column.
-PLOT_LEGEND = " · ".join(
-    f'<span style="color:{c}">━</span> {"total variation" if t == "tv" else t}' for t, c in TERM_COLORS.items()
-)
 ONNX_DIR = Path(os.environ.get("STYLECORE_ONNX_DIR", service.REPO / "artifacts"))
 # ZeroGPU: ONNX Runtime is not patched by `spaces`, and outside a GPU call there is
 # no GPU, so /extract runs on the CPU there (a second on one image; no quota spent).
@@ -309,98 +301,9 @@ def _limits_text() -> str:
     return text
 
 
-C = TypeVar("C", gr.Slider, gr.Number, gr.Radio, gr.Dropdown)
-
-
-def _raw(component: C) -> C:
-    """Hand the value over as sent: :mod:`demo.controls` checks it (Gradio's own check crashes on null)."""
-    component.preprocess = lambda value: value  # type: ignore[method-assign,assignment]
-    return component
-
-
-def _slider(name: str, **kwargs: Any) -> gr.Slider:
-    n = NUMBERS[name]
-    return _raw(gr.Slider(n.low, n.high, value=DEFAULTS[name], step=n.step, label=n.label, **kwargs))
-
-
-def _radio(name: str, label: str) -> gr.Radio:
-    return _raw(gr.Radio(list(controls.CHOICES[name]), value=DEFAULTS[name], label=label))
-
-
-def _images() -> dict[str, Any]:
-    with gr.Row():
-        content = checked_image(label="Content photo", sources=["upload", "clipboard"], height=320)
-        with gr.Column():
-            style = checked_image(label="Style image", sources=["upload", "clipboard"], height=320)
-            with gr.Accordion("A second style: blend it, or paint where it goes", open=False):
-                style2 = checked_image(label="Second style image (optional)", height=200)
-                blend = _slider("blend", info="without a region")
-                painted = painted_region(label="Paint where the second style goes (over the photo)", height=320)
-                region = checked_image(label="…or upload a mask (white: second style)", height=160)
-    gr.Examples([[str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / f)] for f in ("strokes.png", "hubble.jpg")],
-                inputs=[content, style])  # fmt: skip
-    content.change(_paint_over, content, painted, api_visibility="private")
-    return {"content": content, "style": style, "style2": style2, "blend": blend, "region": region,
-            "painted": painted}  # fmt: skip
-
-
 def _paint_over(content: Input) -> Any:
     """The editor's background follows the content photo."""
     return str(content.path) if isinstance(content, Upload) else None
-
-
-def _settings() -> dict[str, Any]:
-    """The run settings, keyed as stylize()'s parameters."""
-    with gr.Accordion("Settings", open=True):
-        with gr.Row():
-            preset = _raw(gr.Dropdown(list(controls.CHOICES["preset"]), value=DEFAULTS["preset"], label="Preset",
-                                      info="original: the design; gatys: the paper"))  # fmt: skip
-            iterations = _slider("iterations", elem_id="iterations")
-            with gr.Column():
-                size = _slider("size", elem_id="size")
-                memory = gr.Markdown(elem_id="memory")
-            preview_every = _slider("preview_every")
-        with gr.Row():
-            log_cw, log_sw, log_tv = _slider("log_cw"), _slider("log_sw"), _slider("log_tv")
-            style_scale = _slider("style_scale", info="> 1: bigger brush strokes")
-        with gr.Row():
-            preserve_colors = _radio("preserve_colors", "Keep the photo's colours")
-            scales = _slider("scales", info="0: automatic")
-            optimizer, init = _radio("optimizer", "Optimiser"), _radio("init", "Start from")
-            style_loss = _radio("style_loss", "Style statistics")
-            seed = _raw(gr.Number(DEFAULTS["seed"], precision=0, label=NUMBERS["seed"].label, minimum=0))
-    return {
-        "preset": preset, "iterations": iterations, "size": size, "memory": memory, "preview_every": preview_every,
-        "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv, "style_scale": style_scale,
-        "preserve_colors": preserve_colors, "scales": scales, "optimizer": optimizer, "init": init, "seed": seed,
-        "style_loss": style_loss,
-    }  # fmt: skip
-
-
-def _outputs() -> dict[str, Any]:
-    with gr.Row():
-        result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False,
-                                elem_id="result", max_height=640)  # fmt: skip
-        with gr.Column():
-            status = gr.Markdown(label="Status")
-            plot = gr.LinePlot(x="iteration", y="loss", color="term", color_map=TERM_COLORS,
-                               label="Weighted loss terms", height=280, elem_id="loss-plot")  # fmt: skip
-            gr.Markdown(PLOT_LEGEND, elem_id="loss-legend")
-            download = gr.File(label="Download PNG", interactive=False, elem_id="download")
-    return {"result": result, "status": status, "plot": plot, "download": download}
-
-
-def _extract_tab() -> None:
-    with gr.Tab("Extractor API"):
-        gr.Markdown("Gram matrices of `conv1_1 … conv5_1`, computed with the exported ONNX model.")
-        with gr.Row():
-            probe = checked_image(label="Image")
-            with gr.Column():
-                button = gr.Button("Extract", variant="primary")
-                provider = gr.Markdown(label="Provider")
-                grams_file = gr.File(label="Gram matrices (.npz)")
-                summary = gr.JSON(label="Summary")
-    button.click(extract, probe, [grams_file, summary, provider], api_name="extract", concurrency_limit=4)
 
 
 def build() -> gr.Blocks:
@@ -408,14 +311,17 @@ def build() -> gr.Blocks:
                    delete_cache=(CACHE_S // 4, CACHE_S)) as blocks:  # fmt: skip
         gr.Markdown("# Neural style transfer\nGatys et al. on VGG19: pick a photo and a painting, press Run.")
         gr.Markdown(_notice())
+        page = layout.Layout(NUMBERS, DEFAULTS)
         with gr.Tab("Stylise"):
-            ui = _images()
+            ui = page.images()
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary", elem_id="run")
                 stop_button = gr.Button("Stop", variant="stop")
-            out = _outputs()
-            ui |= _settings()
-        _extract_tab()
+            out = layout.outputs()
+            ui |= page.settings()
+        tab = layout.extract_tab()
+        tab["button"].click(extract, tab["probe"], tab["outputs"], api_name="extract", concurrency_limit=4)
+        ui["content"].change(_paint_over, ui["content"], ui["painted"], api_visibility="private")
         inputs = [ui[name] for name in inspect.signature(stylize).parameters if name != "progress"]
         run_event = run_button.click(
             gpu_stylize, inputs, [out["result"], out["plot"], out["status"], out["download"]], api_name="stylize",
