@@ -83,7 +83,6 @@ def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import PRESET_ALIASES, PRESETS, StyleConfig, config_fields
     from .extractor import VGG19_LAYERS
 
     parser = _Parser(
@@ -94,8 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("content", type=Path, help="content image (any format Pillow reads)")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s); Grams are averaged")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .png; snapshots go next to it")
-    parser.add_argument("--preset", choices=[*sorted(PRESETS), *PRESET_ALIASES], default="original",
-                        help="starting settings (default: original; 'seed' is its old name)")  # fmt: skip
     parser.add_argument(
         "--regions", metavar="M1,M2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
         help="one greyscale mask per style (white: where that style goes; '-': the style for what no mask covers)",
@@ -105,11 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --regions: per style, the part of that style image to copy (white; '-': all of it)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_run_settings(parser)
+    return parser
+
+
+def add_run_settings(parser: argparse.ArgumentParser) -> None:
+    """``--preset`` and one option per :class:`StyleConfig` field (shared with ``stylecore batch``)."""
+    from .config import PRESET_ALIASES, PRESETS, StyleConfig, config_fields
+
+    parser.add_argument("--preset", choices=[*sorted(PRESETS), *PRESET_ALIASES], default="original",
+                        help="starting settings (default: original; 'seed' is its old name)")  # fmt: skip
     group = parser.add_argument_group("run settings (override the preset)")
     hints = get_type_hints(StyleConfig)
     for f in config_fields():
         _add_field(group, f, hints[f.name])
-    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
@@ -247,7 +253,12 @@ def _warn(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``stylecore``; returns the exit code."""
+    """Entry point of ``stylecore``; returns the exit code. ``stylecore batch ...`` runs a folder."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["batch"]:
+        from .cli_batch import batch_main
+
+        return batch_main(args[1:])
     interrupts = Interrupts()
     with interrupts.installed():
         try:

@@ -7,8 +7,9 @@ import pytest
 
 import stylecore
 
-CORE = sorted(p for p in Path(stylecore.__file__).parent.glob("*.py") if p.name not in ("cli.py", "__main__.py"))
-FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export", "stylecore.cli"}
+FRONT_ENDS = ("cli.py", "cli_batch.py", "__main__.py")
+CORE = sorted(p for p in Path(stylecore.__file__).parent.glob("*.py") if p.name not in FRONT_ENDS)
+FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export", "stylecore.cli", "stylecore.cli_batch"}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)

@@ -1,0 +1,112 @@
+"""``stylecore batch INPUT STYLE [STYLE ...] -o OUT_DIR``: one style, a folder (or glob) of photos.
+
+The model is loaded once. A photo whose result already exists is skipped unless ``--overwrite``,
+so an interrupted batch resumes where it stopped; a photo that cannot be read is reported and
+skipped; a summary ends the run. Ctrl-C stops after the photo in progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cli import Interrupts, _Parser, add_run_settings, config_from_args, save_or_fallback
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stylecore batch", description=__doc__)
+    parser.add_argument("input", help="a folder of photos, or a quoted glob such as 'photos/*.jpg'")
+    parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (OUT/<photo>.png)")
+    parser.add_argument("--overwrite", action="store_true", help="redo photos whose result already exists")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_run_settings(parser)
+    return parser
+
+
+def inputs(pattern: str) -> list[Path]:
+    """The photos a folder holds (by suffix, sorted), or what a glob matches."""
+    path = Path(pattern)
+    found = sorted(path.iterdir()) if path.is_dir() else sorted(Path(p) for p in glob.glob(pattern))
+    return [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+@dataclass
+class Summary:
+    written: list[Path] = field(default_factory=list)
+    existing: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"{len(self.written)} written, {len(self.existing)} already there, {len(self.failed)} failed"
+
+
+def batch_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``stylecore batch``; returns 0 when every photo has a result."""
+    interrupts = Interrupts()
+    with interrupts.installed():
+        try:
+            return _batch(build_parser().parse_args(argv), interrupts)
+        except KeyboardInterrupt:
+            print("stylecore batch: interrupted", file=sys.stderr)
+            return 130
+
+
+def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    from tqdm import tqdm
+
+    from .config import provenance
+    from .errors import StylecoreError
+    from .extractor import vgg19_extractor
+    from .imageio import load_image
+    from .run import resolve_device
+
+    try:
+        config = config_from_args(args)
+        photos = inputs(args.input)
+        if not photos:
+            raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        args.output.mkdir(parents=True, exist_ok=True)
+        styles = [load_image(path) for path in args.styles]
+        device = resolve_device(config.device)
+        extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    except (StylecoreError, OSError) as exc:
+        print(f"stylecore batch: error: {exc}", file=sys.stderr)
+        return 1
+    meta, summary = provenance(config, extractor.weights.label), Summary()
+    for photo in tqdm(photos, disable=args.quiet, unit="photo", file=sys.stderr):
+        out = args.output / f"{photo.stem}.png"
+        if out.exists() and not args.overwrite:
+            summary.existing.append(out)
+            continue
+        try:
+            image = _one(photo, styles, config, extractor, interrupts)
+        except StylecoreError as exc:
+            summary.failed.append((photo, str(exc)))
+            print(f"stylecore batch: skipped {photo.name}: {exc}", file=sys.stderr)
+            continue
+        if interrupts.received:  # a half-done photo is not a result: the next run redoes it
+            break
+        save_or_fallback(image, out, meta)
+        summary.written.append(out)
+    print(f"stylecore batch: {summary.line()} in {args.output}")
+    return 0 if not summary.failed and not interrupts.received else 1
+
+
+def _one(photo: Path, styles: list[Any], config: Any, extractor: Any, interrupts: Interrupts) -> Any:
+    """One photo's result image; a signal stops it early (the caller then discards it)."""
+    from .imageio import load_image
+    from .run import stylize
+
+    content = load_image(photo)
+    interrupts.running = True
+    try:
+        return stylize(content, styles, config, lambda p: interrupts.received is not None, extractor=extractor).image
+    finally:
+        interrupts.running = False
