@@ -44,7 +44,6 @@ from .outputs import OutputDir, seal
 from .uploads import MAX_INPUT_PIXELS, Rejected, Upload
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
 ONNX_NAME = "vgg19_extractor.onnx"
 #: Every layer any preset uses, so one extractor serves all runs.
 APP_LAYERS = tuple(dict.fromkeys(name for preset in PRESETS.values() for name in preset.layers))
