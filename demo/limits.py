@@ -44,7 +44,7 @@ class ClientLimit:
     """
 
     def __init__(self, per_client: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_client, self.clock = per_client, clock
+        self.clock = clock
         self.limits = {"session": per_client, "ip": 2 * per_client}
         self._admitted: list[tuple[float, tuple[str, ...]]] = []
         self._lock = threading.Lock()

@@ -161,14 +161,18 @@ class SlicedStyleTerm:
         self.generator.manual_seed(self.seed)
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
-        losses = []
-        for layer, target in self.targets.items():
-            channels = target.shape[0]
-            directions = torch.randn(channels, channels, generator=self.generator).to(target)  # (C, P=C)
-            directions = directions / directions.norm(dim=0, keepdim=True)
-            target_sorted = (directions.T @ target).sort(dim=-1).values  # (P, M)
-            losses.append(sliced_wasserstein(features[layer], target_sorted, directions))
+        losses = [sliced_distance(features[layer], target, self.generator) for layer, target in self.targets.items()]
         return self.weight * torch.stack(losses).mean()
+
+
+def sliced_distance(features: Tensor, target: Tensor, generator: torch.Generator) -> Tensor:
+    """Sliced Wasserstein between ``features`` ((1, C, H, W) or (1, C, N)) and ``target`` (C, M) samples,
+    along C unit directions drawn from ``generator`` (new ones on every call)."""
+    channels = target.shape[0]
+    directions = torch.randn(channels, channels, generator=generator).to(target)  # (C, P=C)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    target_sorted = (directions.T @ target).sort(dim=-1).values  # (P, M)
+    return sliced_wasserstein(features, target_sorted, directions)
 
 
 def _evenly(flat: Tensor, count: int) -> Tensor:
@@ -199,11 +203,15 @@ class RegionStyleTerm:
     shares: Tensor | None = field(default=None, repr=False)  # (N, 1, H, W) at the current scale
     targets: dict[str, list[tuple[Tensor, ...]]] = field(default_factory=dict, repr=False)  # layer -> per style
     generator: torch.Generator = field(default_factory=torch.Generator, repr=False)
+    # (h, w) -> shares at that layer size and the regions not empty there: fixed for a scale, so
+    # computed on the first step, not on every one (and no host sync per region per step).
+    _at_layer: dict[tuple[int, int], tuple[Tensor, list[int]]] = field(default_factory=dict, repr=False)
 
     def set_targets(
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
     ) -> None:
         self.shares = region_shares(self.masks, *content.shape[-2:]).to(content.device)
+        self._at_layer = {}
         self.targets = {}
         for index, style in enumerate(styles):
             where = self.style_masks[index] if index < len(self.style_masks) else None
@@ -222,31 +230,28 @@ class RegionStyleTerm:
         return (guided_gram(feats, mask),)
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
-        assert self.shares is not None, "set_targets() first"
         losses = []
         for layer, targets in self.targets.items():
             feats = features[layer]
-            shares = at_layer(self.shares, *feats.shape[-2:])  # (N, 1, h, w)
-            terms = [
-                shares[i].mean() * self._distance(feats, shares[i : i + 1], target)
-                for i, target in enumerate(targets)
-                if float(shares[i].max()) > 0
-            ]
+            shares, present = self._shares_at(*feats.shape[-2:])
+            terms = [shares[i].mean() * self._distance(feats, shares[i : i + 1], targets[i]) for i in present]
             losses.append(torch.stack(terms).sum())
         return self.weight * torch.stack(losses).mean()
+
+    def _shares_at(self, height: int, width: int) -> tuple[Tensor, list[int]]:
+        if (height, width) not in self._at_layer:
+            assert self.shares is not None, "set_targets() first"
+            shares = at_layer(self.shares, height, width)  # (N, 1, h, w)
+            present = [i for i in range(shares.shape[0]) if float(shares[i].max()) > 0]
+            self._at_layer[(height, width)] = shares, present
+        return self._at_layer[(height, width)]
 
     def _distance(self, feats: Tensor, share: Tensor, target: tuple[Tensor, ...]) -> Tensor:
         if self.statistic == "meancov":
             return wasserstein2_gaussian(*feature_moments(feats, share), *target)
         if self.statistic == "sliced":
             samples = _inside(feats, share)  # hard boundaries: a soft edge is rounded per layer cell
-            if samples.shape[1] == 0:
-                return feats.sum() * 0
-            channels = samples.shape[0]
-            directions = torch.randn(channels, channels, generator=self.generator).to(samples)
-            directions = directions / directions.norm(dim=0, keepdim=True)
-            target_sorted = (directions.T @ target[0]).sort(dim=-1).values
-            return sliced_wasserstein(samples[None], target_sorted, directions)
+            return sliced_distance(samples[None], target[0], self.generator)
         return relative_error(guided_gram(feats, share), target[0])
 
 
