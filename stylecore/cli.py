@@ -139,14 +139,15 @@ def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
     return output.with_name(f"{output.stem}_{iteration:0{width}d}{output.suffix}")
 
 
-def check_output(output: Path, inputs: list[Path]) -> None:
-    """Before any work: a writable .png path that is not one of the inputs."""
+def check_output(output: Path, inputs: list[Path], suffixes: tuple[str, ...] = (".png",)) -> None:
+    """Before any work: a writable path ending in one of ``suffixes`` that is not one of the inputs."""
     from .errors import StylecoreError
 
-    if output.suffix.lower() != ".png":
-        raise StylecoreError(f"{output}: output must end in .png")
+    endings = " or ".join(suffixes)
+    if output.suffix.lower() not in suffixes:
+        raise StylecoreError(f"{output}: output must end in {endings}")
     if output.is_dir():
-        raise StylecoreError(f"{output}: is a directory; give a file name ending in .png")
+        raise StylecoreError(f"{output}: is a directory; give a file name ending in {endings}")
     if any(_same_file(output, path) for path in inputs):
         raise StylecoreError(f"{output}: is one of the input images; choose another output name")
     try:
@@ -259,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         from .cli_batch import batch_main
 
         return batch_main(args[1:])
+    if args[:1] == ["video"]:
+        from .cli_video import video_main
+
+        return video_main(args[1:])
     interrupts = Interrupts()
     with interrupts.installed():
         try:

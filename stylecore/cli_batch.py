@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (OUT/<photo>.png)")
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose result already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local",
+                        help="ray: photos on a Ray cluster ($RAY_ADDRESS, else a local one)")  # fmt: skip
+    parser.add_argument("--workers", type=int, help="Ray workers (default: one per GPU, else one per CPU)")
     add_run_settings(parser)
     return parser
 
@@ -59,14 +62,10 @@ def batch_main(argv: list[str] | None = None) -> int:
 
 
 def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    from tqdm import tqdm
-
-    from .config import provenance
     from .errors import StylecoreError
-    from .extractor import vgg19_extractor
     from .imageio import load_image
-    from .run import resolve_device
 
+    summary = Summary()
     try:
         config = config_from_args(args)
         photos = inputs(args.input)
@@ -74,29 +73,89 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         args.output.mkdir(parents=True, exist_ok=True)
         styles = [load_image(path) for path in args.styles]
-        device = resolve_device(config.device)
-        extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+        todo = [p for p in photos if args.overwrite or not _result(args.output, p).exists()]
+        summary.existing = [_result(args.output, p) for p in photos if p not in todo]
+        run = _run_ray if args.backend == "ray" else _run_local
+        run(todo, styles, config, args, interrupts, summary)
     except (StylecoreError, OSError) as exc:
         print(f"stylecore batch: error: {exc}", file=sys.stderr)
         return 1
-    meta, summary = provenance(config, extractor.weights.label), Summary()
+    print(f"stylecore batch: {summary.line()} in {args.output}")
+    return 0 if not summary.failed and not interrupts.received else 1
+
+
+def _result(folder: Path, photo: Path) -> Path:
+    return folder / f"{photo.stem}.png"
+
+
+def _run_local(
+    photos: list[Path],
+    styles: list[Any],
+    config: Any,
+    args: argparse.Namespace,
+    interrupts: Interrupts,
+    summary: Summary,
+) -> None:
+    """One photo after another in this process, with one model."""
+    from tqdm import tqdm
+
+    from .config import provenance
+    from .errors import StylecoreError
+    from .extractor import vgg19_extractor
+    from .run import resolve_device
+
+    device = resolve_device(config.device)
+    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    meta = provenance(config, extractor.weights.label)
     for photo in tqdm(photos, disable=args.quiet, unit="photo", file=sys.stderr):
-        out = args.output / f"{photo.stem}.png"
-        if out.exists() and not args.overwrite:
-            summary.existing.append(out)
-            continue
         try:
             image = _one(photo, styles, config, extractor, interrupts)
         except StylecoreError as exc:
-            summary.failed.append((photo, str(exc)))
-            print(f"stylecore batch: skipped {photo.name}: {exc}", file=sys.stderr)
+            _failed(summary, photo, str(exc))
             continue
         if interrupts.received:  # a half-done photo is not a result: the next run redoes it
-            break
-        save_or_fallback(image, out, meta)
-        summary.written.append(out)
-    print(f"stylecore batch: {summary.line()} in {args.output}")
-    return 0 if not summary.failed and not interrupts.received else 1
+            return
+        summary.written.append(save_or_fallback(image, _result(args.output, photo), meta))
+
+
+def _run_ray(
+    photos: list[Path],
+    styles: list[Any],
+    config: Any,
+    args: argparse.Namespace,
+    interrupts: Interrupts,
+    summary: Summary,
+) -> None:
+    """Photos on Ray workers (one model each); results are written here as they come back."""
+    from tqdm import tqdm
+
+    from .config import provenance
+    from .ray_backend import connect, stylize_photos
+    from .video import frame_tensor
+
+    if not photos:
+        return
+    workers = connect(args.workers)
+    by_key = {str(i): photo for i, photo in enumerate(photos)}
+    results = stylize_photos(((k, p.name, p.read_bytes()) for k, p in by_key.items()), styles, config, workers)
+    interrupts.running = True  # Ctrl-C: stop taking results; photos written so far stay
+    try:
+        for done in tqdm(results, total=len(photos), disable=args.quiet, unit="photo", file=sys.stderr):
+            photo = by_key[done.key]
+            if done.image is None:
+                _failed(summary, photo, done.error)
+            else:
+                meta = provenance(config, done.weights)
+                summary.written.append(save_or_fallback(frame_tensor(done.image), _result(args.output, photo), meta))
+            if interrupts.received:
+                return
+    finally:
+        interrupts.running = False
+
+
+def _failed(summary: Summary, photo: Path, error: str) -> None:
+    summary.failed.append((photo, error))
+    print(f"stylecore batch: skipped {photo.name}: {error}", file=sys.stderr)
 
 
 def _one(photo: Path, styles: list[Any], config: Any, extractor: Any, interrupts: Interrupts) -> Any:

@@ -60,9 +60,10 @@ def build_terms(
     config: StyleConfig,
     regions: Sequence[Tensor | None] | None = None,
     style_regions: Sequence[Tensor | None] = (),
+    extra: Sequence[LossTerm] = (),
 ) -> list[LossTerm]:
-    """``config``'s terms (style per region when ``regions`` are given) with targets set from these images."""
-    terms = default_terms(config, regions, style_regions)
+    """``config``'s terms (style per region when ``regions`` are given) and ``extra``, targets set from these images."""
+    terms = [*default_terms(config, regions, style_regions), *extra]
     set_targets(terms, extract, content, styles, config)
     return terms
 

@@ -164,3 +164,13 @@ def guided_gram(features: Tensor, mask: Tensor) -> Tensor:
     b, c, h, w = masked.shape
     flat = masked.reshape(b, c, h * w)
     return flat @ flat.transpose(1, 2) / (mask.pow(2).sum() + _EPS)
+
+
+def temporal_loss(image: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Relative squared error to ``target`` where ``mask`` (1, 1, H, W) trusts it (Ruder et al. 2016).
+
+    ``sum m (x - t)^2 / sum m t^2``: the previous stylised frame warped into this one, counted only
+    where the optical flow is consistent; 0 when the mask is empty.
+    """
+    weights = mask.expand_as(image)
+    return (weights * (image - target).pow(2)).sum() / ((weights * target.pow(2)).sum() + _EPS)

@@ -26,6 +26,7 @@ from .extractor import VGGExtractor, min_side, vgg19_extractor
 from .memory import estimate_peak_bytes, largest_fitting_side
 from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
+from .terms import LossTerm
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
 
@@ -83,6 +84,8 @@ class RunPlan:
     notices: tuple[str, ...] = field(default=())
     regions: tuple[Tensor | None, ...] | None = None  # one content mask per style (see stylecore.regions)
     style_regions: tuple[Tensor | None, ...] = ()  # where in each style image its statistics come from
+    init: Tensor | None = None  # starting pixels instead of ``config.init`` (a video's warped last frame)
+    extra_terms: tuple[LossTerm, ...] = ()  # added to config's content, style and tv terms
 
 
 def plan_run(
@@ -92,6 +95,8 @@ def plan_run(
     extractor: VGGExtractor | None = None,
     regions: Sequence[Tensor | None] | None = None,
     style_regions: Sequence[Tensor | None] | None = None,
+    init: Tensor | None = None,
+    terms: Sequence[LossTerm] = (),
 ) -> RunPlan:
     """Size the content to ``config.size``, prepare colours, pick the device and scales, check memory."""
     device = _device_for(config, extractor)
@@ -110,8 +115,9 @@ def plan_run(
     if style_regions is not None and masks is None:
         raise ConfigError("style regions need content regions too (regions=...)")
     style_masks = _check_regions(style_regions, len(style_list), device, "style region") or ()
+    start = None if init is None else resize(_as_batch(init, "init").to(device), height, width)
     return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
-                   shrink, tuple(notices), masks, style_masks)  # fmt: skip
+                   shrink, tuple(notices), masks, style_masks, start, tuple(terms))  # fmt: skip
 
 
 def _check_regions(
@@ -195,6 +201,8 @@ def stylize(
     extractor: VGGExtractor | None = None,
     regions: Sequence[Tensor | None] | None = None,
     style_regions: Sequence[Tensor | None] | None = None,
+    init: Tensor | None = None,
+    terms: Sequence[LossTerm] = (),
 ) -> StyleResult:
     """Optimize an image to have ``content``'s features and ``styles``' Grams.
 
@@ -213,12 +221,24 @@ def stylize(
             (:mod:`stylecore.regions`). Default: every style everywhere, blended.
         style_regions: with ``regions``, one mask per style image (or None) saying where in that
             image its statistics come from. Default: the whole style image.
+        init: starting pixels (any size; resized to the content's) instead of ``config.init``.
+        terms: more loss terms (:mod:`stylecore.terms`) added to the content, style and tv terms,
+            e.g. a video's :class:`~stylecore.terms.TemporalTerm`.
 
     Returns:
         A :class:`StyleResult`. A non-finite loss ends the run early with the last
         image whose loss was finite and ``stopped`` saying so.
     """
-    run = StyleRun(content, styles, config, extractor=extractor, regions=regions, style_regions=style_regions)
+    run = StyleRun(
+        content,
+        styles,
+        config,
+        extractor=extractor,
+        regions=regions,
+        style_regions=style_regions,
+        init=init,
+        terms=terms,
+    )
     for progress in run:
         if callback is not None and callback(progress):
             run.stop(f"stopped at iteration {progress.iteration} of {progress.iterations}")
@@ -242,10 +262,12 @@ class StyleRun:
         extractor: VGGExtractor | None = None,
         regions: Sequence[Tensor | None] | None = None,
         style_regions: Sequence[Tensor | None] | None = None,
+        init: Tensor | None = None,
+        terms: Sequence[LossTerm] = (),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config or StyleConfig()
-        self.plan = plan_run(content, styles, self.config, extractor, regions, style_regions)
+        self.plan = plan_run(content, styles, self.config, extractor, regions, style_regions, init, terms)
         self.notices = list(self.plan.notices)
         self.clock = clock
         self.history: list[LossTerms] = []
@@ -276,11 +298,12 @@ class StyleRun:
         content = self._run_content(h, w)
         style_side = round(self.config.style_scale * max(h, w))
         styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
+        plan = self.plan
         terms = build_terms(
-            self.plan.extractor, content, styles, self.config, self.plan.regions, self.plan.style_regions
+            plan.extractor, content, styles, self.config, plan.regions, plan.style_regions, plan.extra_terms
         )
-        # The first scale starts from config.init; later ones (and OOM retries) from the pixels so far.
-        start = resize(self._image, h, w) if self.history else initial_image(content, styles, self.config)
+        # The first scale starts from `init` or config.init; later ones (and OOM retries) from the pixels so far.
+        start = resize(self._image, h, w) if self.history else self._initial(content, styles)
         optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)
         while len(self.history) < end:
             before = optimizer.image().detach().clone()
@@ -293,6 +316,11 @@ class StyleRun:
             yield self._progress(index)
             if self.stopped:
                 return
+
+    def _initial(self, content: Tensor, styles: list[Tensor]) -> Tensor:
+        if self.plan.init is None:
+            return initial_image(content, styles, self.config)
+        return resize(self.plan.init, *content.shape[-2:]).clone()
 
     def _run_content(self, height: int, width: int) -> Tensor:
         content = resize(self.plan.content, height, width)

@@ -27,6 +27,7 @@ from .losses import (
     sliced_wasserstein,
     sqrtm_newton_schulz,
     style_loss,
+    temporal_loss,
     tv_loss,
     wasserstein2_gaussian,
 )
@@ -277,6 +278,43 @@ class TotalVariationTerm:
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
         return self.weight * tv_loss(image)
+
+
+@dataclass
+class TemporalTerm:
+    """Stay close to the previous stylised frame, warped into this one, where the flow is trusted.
+
+    Ruder et al. 2016's short-term temporal loss. ``target`` and ``mask`` are fixed when the frame
+    starts (they come from the previous result, not from this frame's content or styles); a
+    coarser scale reads them resized.
+    """
+
+    weight: float
+    target: Tensor  # (1, 3, H, W) previous stylised frame warped into this one
+    mask: Tensor  # (1, 1, H, W) 1 where the warp is consistent
+    layers: tuple[str, ...] = ()
+    name: str = "temporal"
+    _sized: dict[tuple[int, int], tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False)
+
+    def set_targets(
+        self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        return None
+
+    def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
+        target, mask = self._at(image.shape[-2], image.shape[-1])
+        return self.weight * temporal_loss(image, target, mask)
+
+    def _at(self, height: int, width: int) -> tuple[Tensor, Tensor]:
+        if (height, width) == tuple(self.target.shape[-2:]):
+            return self.target, self.mask
+        if (height, width) not in self._sized:
+            size = (height, width)
+            target = torch.nn.functional.interpolate(self.target, size=size, mode="bilinear", antialias=True)
+            # Area averaging keeps a cell only as trusted as its pixels; below 1 counts partly.
+            mask = torch.nn.functional.adaptive_avg_pool2d(self.mask, size)
+            self._sized[(height, width)] = (target, mask)
+        return self._sized[(height, width)]
 
 
 def style_term(

@@ -7,9 +7,9 @@ import pytest
 
 import stylecore
 
-FRONT_ENDS = ("cli.py", "cli_batch.py", "__main__.py")
+FRONT_ENDS = ("cli.py", "cli_batch.py", "cli_video.py", "__main__.py")
 CORE = sorted(p for p in Path(stylecore.__file__).parent.glob("*.py") if p.name not in FRONT_ENDS)
-FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export", "stylecore.cli", "stylecore.cli_batch"}
+FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export", "stylecore.cli", "stylecore.cli_batch", "stylecore.cli_video"}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
@@ -35,13 +35,14 @@ def test_no_module_level_device(path: Path) -> None:
 
 
 def test_the_core_stylizes_without_onnx_or_the_hub() -> None:
-    """A plain install has no ONNX packages: the core must not import them to stylize."""
+    """A plain install has no ONNX, video or Ray packages: the core must not import them to stylize."""
     import subprocess
     import sys
 
     code = (
         "import sys; import stylecore; stylecore.stylize; stylecore.vgg19_extractor; import stylecore.cli; "
-        "bad = [m for m in ('onnx', 'onnxruntime', 'onnxscript', 'gradio', 'huggingface_hub') if m in sys.modules]; "
+        "bad = [m for m in ('onnx', 'onnxruntime', 'onnxscript', 'gradio', 'huggingface_hub', 'av', 'cv2', 'ray') "
+        "if m in sys.modules]; "
         "print(bad)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

@@ -21,9 +21,9 @@ def _spy_targets(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...],
     """Record the content and style shapes each scale's targets are computed from."""
     calls = []
 
-    def spy(extractor, content, styles, config, regions=None, style_regions=()):
+    def spy(extractor, content, styles, config, *more):
         calls.append((tuple(content.shape[-2:]), [tuple(s.shape[-2:]) for s in styles]))
-        return build_terms(extractor, content, styles, config, regions, style_regions)
+        return build_terms(extractor, content, styles, config, *more)
 
     monkeypatch.setattr(run_module, "build_terms", spy)
     return calls

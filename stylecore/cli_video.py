@@ -1,0 +1,284 @@
+"""``stylecore video IN STYLE [STYLE ...] -o OUT.mp4``: a temporally consistent stylised video.
+
+Each frame starts from the previous result warped by optical flow and is held to it where the
+flow is trusted (Ruder et al. 2016), so later frames take fewer steps; ``--temporal-weight 0`` is
+plain frame by frame. Finished frames go to a cache folder (OUT.frames/): run the same command
+again and it goes on where it stopped. Ctrl-C stops after the frame in progress and still writes
+a playable video of the frames done. The frame rate is kept and the sound copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .cli import Interrupts, _Parser, _warn, add_run_settings, check_output, config_from_args
+
+if TYPE_CHECKING:
+    from .config import StyleConfig
+    from .frame_cache import FrameCache
+    from .media import Selection, VideoInfo
+    from .video import VideoSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .media import VIDEO_SUFFIXES
+    from .video import DEFAULT_TEMPORAL_WEIGHT
+
+    parser = _Parser(prog="stylecore video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path, help="a video file (anything FFmpeg reads)")
+    parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help=f"output video ({', '.join(VIDEO_SUFFIXES)})")
+    frames = parser.add_argument_group("frames")
+    frames.add_argument("--start", type=int, default=0, help="first frame, counting from 0 (default: 0)")
+    frames.add_argument("--end", type=int, help="stop before this frame (default: the last)")
+    frames.add_argument("--stride", type=int, default=1, help="every Nth frame; the frame rate is divided by N so "
+                        "the clip keeps its length and sound (default: 1)")  # fmt: skip
+    frames.add_argument("--frames-dir", type=Path, help="cache of finished frames (default: OUT.frames/ beside OUT)")
+    frames.add_argument("--keep-frames", action="store_true", help="keep the cache after a complete run")
+    temporal = parser.add_argument_group("temporal consistency")
+    temporal.add_argument("--temporal-weight", type=float, default=DEFAULT_TEMPORAL_WEIGHT,
+                          help=f"hold each frame to the previous one, warped (0: frame by frame; "
+                               f"default: {DEFAULT_TEMPORAL_WEIGHT:g})")  # fmt: skip
+    temporal.add_argument("--later-iterations", type=int, help="steps for frames after the first "
+                          "(default: a quarter of --iterations; all of them with --temporal-weight 0)")  # fmt: skip
+    scale = parser.add_argument_group("scale-out")
+    scale.add_argument("--backend", choices=["local", "ray"], default="local",
+                       help="ray: chunks of frames on a Ray cluster ($RAY_ADDRESS, else a local one)")  # fmt: skip
+    scale.add_argument("--workers", type=int, help="Ray workers (default: one per GPU, else one per CPU)")
+    scale.add_argument("--chunk", type=int, default=24, help="frames per Ray chunk (default: 24)")
+    scale.add_argument("--overlap", type=int, default=4, help="frames neighbouring chunks share and cross-fade "
+                       "(default: 4)")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_run_settings(parser)
+    return parser
+
+
+@dataclass
+class Job:
+    args: argparse.Namespace
+    config: StyleConfig
+    settings: VideoSettings
+    selection: Selection
+    info: VideoInfo
+    cache: FrameCache
+    styles: list[Any]
+    times: list[float] = field(default_factory=list)  # seconds per frame stylised in this run, in order
+
+    @property
+    def total(self) -> int:
+        return self.selection.count(self.info.frames)
+
+    def index(self, position: int) -> int:
+        """The source frame index of the ``position``-th selected frame."""
+        return self.selection.start + position * self.selection.stride
+
+
+def video_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``stylecore video``; 0 when every selected frame is in the output."""
+    interrupts = Interrupts()
+    with interrupts.installed():
+        try:
+            return _video(build_parser().parse_args(argv), interrupts)
+        except KeyboardInterrupt:
+            print("stylecore video: interrupted", file=sys.stderr)
+            return 130
+
+
+def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    from .errors import StylecoreError
+
+    try:
+        job = _prepare(args)
+        if args.backend == "ray":
+            _run_ray(job, interrupts)
+        else:
+            _run_local(job, interrupts)
+    except (StylecoreError, OSError) as exc:
+        print(f"stylecore video: error: {exc}", file=sys.stderr)
+        return 1
+    return _finish(job, interrupts)
+
+
+def _prepare(args: argparse.Namespace) -> Job:
+    from .frame_cache import FrameCache
+    from .imageio import load_image
+    from .media import VIDEO_SUFFIXES, Selection, probe
+    from .video import VideoSettings
+
+    check_output(args.output, [args.input, *args.styles], VIDEO_SUFFIXES)
+    config = config_from_args(args)
+    settings = VideoSettings(args.temporal_weight, args.later_iterations)
+    selection = Selection(args.start, args.end, args.stride)
+    info = probe(args.input)
+    styles = [load_image(path) for path in args.styles]
+    folder = args.frames_dir or args.output.with_name(f"{args.output.stem}.frames")
+    cache = FrameCache(folder, _cache_key(args, config, settings, selection))
+    if cache.discarded:
+        _warn(f"{folder}: {cache.discarded} frames there were made with other settings; starting again")
+    return Job(args, config, settings, selection, info, cache, styles)
+
+
+def _cache_key(
+    args: argparse.Namespace, config: StyleConfig, settings: VideoSettings, sel: Selection
+) -> dict[str, Any]:
+    """What decides a finished frame (not ``--end``: a longer run reuses the frames of a shorter one)."""
+    stat = args.input.stat()
+    files = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in args.styles]
+    return {"input": [str(args.input.resolve()), stat.st_size, stat.st_mtime_ns], "styles": files,
+            "config": asdict(config), "video": asdict(settings), "start": sel.start, "stride": sel.stride,
+            "backend": args.backend, "chunk": args.chunk, "overlap": args.overlap}  # fmt: skip
+
+
+def _bars(job: Job) -> tuple[Any, Any]:
+    from tqdm import tqdm
+
+    quiet = job.args.quiet
+    frames = tqdm(total=job.total or None, unit="frame", disable=quiet, position=0, file=sys.stderr)
+    steps = tqdm(unit="step", disable=quiet, position=1, leave=False, file=sys.stderr)
+    return frames, steps
+
+
+def _run_local(job: Job, interrupts: Interrupts) -> None:
+    """Frames in order through one :class:`FrameChain`; cached ones are read back, not redone."""
+    from .extractor import vgg19_extractor
+    from .media import read_frames
+    from .run import resolve_device
+    from .video import FrameChain, frame_tensor
+
+    config = job.config
+    device = resolve_device(config.device)
+    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    if not extractor.weights.trained:
+        _warn(f"using {extractor.weights.label}")
+    chain = FrameChain(job.styles, config, job.settings, extractor=extractor)
+    frames_bar, steps_bar = _bars(job)
+    with frames_bar, steps_bar:
+        for index, pixels in read_frames(job.args.input, job.selection):
+            frame = frame_tensor(pixels)
+            if job.cache.has(index):
+                chain.accept(frame, job.cache.load(index))
+            else:
+                image = _stylise(chain.start(frame), steps_bar, interrupts, job)
+                if image is None:
+                    return  # stopped: a half-done frame is not kept
+                job.cache.save(index, image)
+                chain.accept(frame, image)
+            frames_bar.update(1)
+
+
+def _stylise(run: Any, bar: Any, interrupts: Interrupts, job: Job) -> Any:
+    """Iterate one frame's run under the step bar; None when a signal stopped it."""
+    bar.reset(total=run.config.iterations)
+    started = time.perf_counter()
+    interrupts.running = True
+    try:
+        for progress in run:
+            bar.update(1)
+            bar.set_postfix({name: f"{value:.3g}" for name, value in progress.losses.values.items()})
+            if interrupts.received:
+                return None
+    finally:
+        interrupts.running = False
+    job.times.append(time.perf_counter() - started)
+    return run.result().image
+
+
+def _run_ray(job: Job, interrupts: Interrupts) -> None:
+    """Chunks of consecutive frames on Ray workers; frames are written as their chunks (and neighbours) finish."""
+    from .engine import to_long_side
+    from .media import read_frames
+    from .ray_backend import assemble, chunk_spans, connect, stylize_chunks
+    from .video import frame_pixels, frame_tensor
+
+    size = job.config.size  # workers get frames at the output size: less to ship
+    frames = [frame_pixels(to_long_side(frame_tensor(p), size)) for _, p in read_frames(job.args.input, job.selection)]
+    spans = chunk_spans(len(frames), job.args.chunk, job.args.overlap)
+    indices = [job.index(k) for k in range(len(frames))]
+    done = frozenset(i for i, (a, b) in enumerate(spans) if all(job.cache.has(indices[k]) for k in range(a, b)))
+    workers = connect(job.args.workers)
+    frames_bar, _ = _bars(job)
+    results: dict[int, Any] = {}
+    started = time.perf_counter()
+    with frames_bar:
+        frames_bar.update(sum(job.cache.has(i) for i in indices))
+        interrupts.running = True  # Ctrl-C: stop taking results, keep what is written
+        try:
+            for chunk, images, _worker in stylize_chunks(frames, spans, job.styles, job.config, job.settings,
+                                                         workers, done):  # fmt: skip
+                results[chunk] = images
+                for k in range(*_reach(spans, chunk)):
+                    image = None if job.cache.has(indices[k]) else assemble(k, spans, results)
+                    if image is not None:
+                        job.cache.save(indices[k], frame_tensor(image))
+                        frames_bar.update(1)
+                if interrupts.received:
+                    return
+        finally:
+            interrupts.running = False
+    job.times.append(time.perf_counter() - started)
+
+
+def _reach(spans: list[tuple[int, int]], chunk: int) -> tuple[int, int]:
+    """The positions a finished chunk can complete: its own, and the overlap with the next chunk."""
+    start, end = spans[chunk]
+    return start, max(end, spans[chunk + 1][1] if chunk + 1 < len(spans) else end)
+
+
+def _finish(job: Job, interrupts: Interrupts) -> int:
+    """Encode the frames done (a prefix of the selection), with the sound of their span; say what happened."""
+    from .errors import StylecoreError
+    from .media import write_video
+
+    ready = _ready(job)
+    if not ready:
+        print("stylecore video: no frame finished; nothing written", file=sys.stderr)
+        return 130 if interrupts.received else 1
+    fps = job.selection.fps(job.info.fps)
+    audio = (job.args.input, *job.selection.span(job.info.fps, len(ready))) if job.info.audio else None
+    try:
+        write_video(job.args.output, (job.cache.pixels(i) for i in ready), fps, audio)
+    except (StylecoreError, OSError) as exc:
+        print(f"stylecore video: error: {exc} (the frames are in {job.cache.folder})", file=sys.stderr)
+        return 1
+    print(_summary(job, len(ready), fps))
+    if interrupts.received:
+        _warn(f"{interrupts.received}: wrote the first {len(ready)} of {job.total or '?'} frames; "
+              f"run the same command again to go on ({job.cache.folder} holds them)")  # fmt: skip
+        return 128 + _signal_number(interrupts.received)
+    if not job.args.keep_frames:
+        job.cache.remove()
+    return 0
+
+
+def _ready(job: Job) -> list[int]:
+    """Source indices of the selected frames that are finished, up to the first that is not."""
+    ready: list[int] = []
+    while (not job.total or len(ready) < job.total) and job.cache.has(job.index(len(ready))):
+        ready.append(job.index(len(ready)))
+    return ready
+
+
+def _summary(job: Job, written: int, fps: Fraction) -> str:
+    sound = f", sound kept ({job.info.audio})" if job.info.audio else ", no sound"
+    line = f"wrote {job.args.output} ({written} frames at {float(fps):g} fps{sound})"
+    if job.args.backend == "ray" and job.times:
+        return f"{line}; {job.times[0]:.1f} s on Ray"
+    if job.times:
+        first, later = job.times[0], job.times[1:]
+        timing = f"{first:.1f} s for the first frame" + (
+            f", {sum(later) / len(later):.1f} s per later frame" if later else ""
+        )
+        return f"{line}; {timing}"
+    return line
+
+
+def _signal_number(name: str) -> int:
+    import signal
+
+    return int(signal.Signals[name].value)

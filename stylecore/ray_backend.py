@@ -1,0 +1,191 @@
+"""Scale-out on Ray Data (``pip install 'stylecore[ray]'``): photos, or chunks of a video, on many workers.
+
+Each worker is an actor of a callable class that loads the model once, in ``__init__``, and then
+stylises what ``map_batches`` hands it (one photo, or one chunk of consecutive frames, per call).
+Ray does the scheduling; there is one actor per GPU when the cluster has GPUs, else one per CPU.
+``ray.init()`` joins the cluster in ``RAY_ADDRESS`` when it is set and starts a local one otherwise.
+
+Video chunks overlap by a few frames; both chunks stylise the overlap and :func:`assemble` fades
+from one to the other across it, so a seam between workers is a short cross-fade, not a jump.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .config import StyleConfig
+from .errors import StylecoreError
+from .extractor import vgg19_extractor
+from .media import Frame
+from .run import resolve_device, stylize
+from .video import FrameChain, VideoSettings, frame_pixels, frame_tensor
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise StylecoreError("the Ray backend needs Ray: pip install 'stylecore[ray]'") from exc
+    return ray
+
+
+@dataclass(frozen=True)
+class Workers:
+    count: int  # actors
+    gpus: float  # per actor: 1 on a GPU cluster, else 0
+    threads: int  # torch threads per actor
+
+
+def connect(workers: int | None = None) -> Workers:
+    """Join ``RAY_ADDRESS`` or start a local Ray; one worker per GPU, or per CPU without GPUs."""
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO lines would break the progress bar
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the command draws its own bar
+    resources = ray.cluster_resources()
+    gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+    count = workers or gpus or cpus
+    return Workers(count, 1.0 if gpus else 0.0, max(1, cpus // count) if not gpus else 1)
+
+
+class _Worker:
+    def __init__(self, styles: Sequence[Tensor], config: StyleConfig, threads: int) -> None:
+        torch.set_num_threads(threads)  # workers on one machine share its cores
+        self.styles, self.config = list(styles), config
+        device = resolve_device(config.device)
+        self.extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device)
+        self.name = f"{os.getpid()}:{id(self.extractor)}"  # which model did the work (tests count them)
+
+
+class PhotoWorker(_Worker):
+    """Stylises photos given as file bytes; an unreadable one comes back with its error instead."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        from .imageio import open_image, pil_to_tensor
+
+        images, errors = [], []
+        for name, data in zip(batch["name"], batch["data"], strict=True):
+            try:
+                content = pil_to_tensor(open_image(io.BytesIO(bytes(data)), name=str(name)))
+                image = stylize(content, self.styles, self.config, extractor=self.extractor).image
+                images.append(frame_pixels(image))
+                errors.append("")
+            except StylecoreError as exc:
+                images.append(np.zeros((1, 1, 3), np.uint8))
+                errors.append(str(exc))
+        count = len(errors)
+        return {"key": batch["key"], "image": images, "error": errors, "worker": [self.name] * count,
+                "weights": [self.extractor.weights.label] * count}  # fmt: skip
+
+
+class ChunkWorker(_Worker):
+    """Stylises one chunk of consecutive frames as a temporal chain (:class:`FrameChain`)."""
+
+    def __init__(self, styles: Sequence[Tensor], config: StyleConfig, settings: VideoSettings, threads: int) -> None:
+        super().__init__(styles, config, threads)
+        self.settings = settings
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        chunks = []
+        for frames in batch["frames"]:
+            chain = FrameChain(self.styles, self.config, self.settings, extractor=self.extractor)
+            done = []
+            for pixels in frames:
+                frame = frame_tensor(np.asarray(pixels))
+                run = chain.start(frame)
+                for _ in run:
+                    pass
+                image = run.result().image
+                chain.accept(frame, image)
+                done.append(frame_pixels(image))
+            chunks.append(np.stack(done))
+        return {"key": batch["key"], "frames": chunks, "worker": [self.name] * len(chunks)}
+
+
+def _map(items: list[dict[str, Any]], worker: type, workers: Workers, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    ray = _ray()
+    dataset = ray.data.from_items(items).map_batches(
+        worker,
+        fn_constructor_kwargs={**kwargs, "threads": workers.threads},
+        batch_size=1,  # one photo or chunk per call: sizes differ, and the next waits for a free worker
+        num_cpus=0 if workers.gpus else workers.threads,
+        num_gpus=workers.gpus,
+        compute=ray.data.ActorPoolStrategy(size=workers.count),
+    )
+    yield from dataset.iter_rows()  # in the order they finish
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    key: str
+    image: Frame | None  # None when the photo could not be read
+    error: str
+    worker: str  # "pid:model" of the worker that made it
+    weights: str  # the label of the weights it used
+
+
+def stylize_photos(
+    photos: Iterable[tuple[str, str, bytes]], styles: Sequence[Tensor], config: StyleConfig, workers: Workers
+) -> Iterator[PhotoResult]:
+    """A :class:`PhotoResult` for each (key, file name, file bytes), as workers finish them."""
+    items = [{"key": key, "name": name, "data": data} for key, name, data in photos]
+    for row in _map(items, PhotoWorker, workers, styles=list(styles), config=config):
+        error = str(row["error"])
+        image = None if error else np.asarray(row["image"])
+        yield PhotoResult(str(row["key"]), image, error, str(row["worker"]), str(row["weights"]))
+
+
+def chunk_spans(count: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) positions of chunks of about ``size`` frames, each reaching ``overlap`` frames back."""
+    if size < 1 or overlap < 0 or overlap >= size:
+        raise StylecoreError(f"chunks of {size} frames cannot overlap by {overlap}; use 0 <= overlap < chunk")
+    return [(max(0, start - overlap), min(count, start + size)) for start in range(0, count, size)]
+
+
+def stylize_chunks(
+    frames: Sequence[Frame],
+    spans: Sequence[tuple[int, int]],
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    settings: VideoSettings,
+    workers: Workers,
+    skip: frozenset[int] = frozenset(),
+) -> Iterator[tuple[int, np.ndarray, str]]:
+    """(chunk, its stylised frames (n, H, W, 3), worker) for each span not in ``skip``, as they finish."""
+    items = [{"key": i, "frames": np.stack(frames[a:b])} for i, (a, b) in enumerate(spans) if i not in skip]
+    kwargs = {"styles": list(styles), "config": config, "settings": settings}
+    for row in _map(items, ChunkWorker, workers, **kwargs):
+        yield int(row["key"]), np.asarray(row["frames"]), str(row["worker"])
+
+
+def assemble(
+    position: int,
+    spans: Sequence[tuple[int, int]],
+    results: dict[int, np.ndarray],
+) -> Frame | None:
+    """The output frame at ``position``: its chunk's, or in an overlap a cross-fade of both; None until ready.
+
+    In the overlap the later chunk's share rises linearly from 1/(k+1) to k/(k+1) over its k frames.
+    """
+    owners = [i for i, (a, b) in enumerate(spans) if a <= position < b]
+    if any(i not in results for i in owners):
+        return None
+    if len(owners) == 1:
+        a, _ = spans[owners[0]]
+        return np.asarray(results[owners[0]][position - a])
+    early, late = owners[0], owners[-1]
+    start, overlap_end = spans[late][0], spans[early][1]
+    share = (position - start + 1) / (overlap_end - start + 1)
+    mixed = (1 - share) * results[early][position - spans[early][0]] + share * results[late][position - start]
+    return np.asarray(mixed.round().astype(np.uint8))

@@ -1,0 +1,144 @@
+"""Temporally consistent video stylisation (Ruder, Dosovitskiy & Brox 2016), without file I/O.
+
+Each frame after the first starts from the previous stylised frame, warped into it by
+optical flow, and a :class:`~stylecore.terms.TemporalTerm` keeps it close to that warp where
+the flow is consistent both ways. Frames then start near their answer, so they take fewer
+steps (``later_iterations``). ``temporal_weight=0`` is plain frame-by-frame stylisation.
+
+Decoding and encoding files is :mod:`stylecore.media`; the command is ``stylecore video``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .config import StyleConfig
+from .engine import resize, to_long_side
+from .errors import ConfigError
+from .extractor import VGGExtractor, vgg19_extractor
+from .flow import consistency_mask, dis_flow, warp
+from .run import StyleRun, resolve_device
+from .terms import TemporalTerm
+
+#: ``flow(a, b)``: the flow of frame ``a`` towards frame ``b`` (see :mod:`stylecore.flow`).
+FlowFn = Callable[[Tensor, Tensor], Tensor]
+
+DEFAULT_TEMPORAL_WEIGHT = 30.0
+# Adam's first steps move every pixel by about the step size, whatever its gradient: from a warped
+# start that is already close, that alone is flicker. Frames after the first take smaller steps.
+WARM_STEP_SCALE = 0.25
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """What video adds to a :class:`StyleConfig`."""
+
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT  # 0: frame by frame, no flow
+    later_iterations: int | None = None  # steps for frames after the first; None: a quarter of ``iterations``
+
+    def __post_init__(self) -> None:
+        if not self.temporal_weight >= 0 or self.temporal_weight == float("inf"):
+            raise ConfigError(f"temporal weight must be a finite number >= 0, got {self.temporal_weight!r}")
+        if self.later_iterations is not None and self.later_iterations < 1:
+            raise ConfigError(f"later iterations must be at least 1, got {self.later_iterations!r}")
+
+    @property
+    def temporal(self) -> bool:
+        return self.temporal_weight > 0
+
+    def iterations_after_first(self, config: StyleConfig) -> int:
+        """Frames that start from the warped previous result need fewer steps; frame by frame, all of them."""
+        if not self.temporal:
+            return self.later_iterations or config.iterations
+        return self.later_iterations or max(1, config.iterations // 4)
+
+
+def frame_tensor(pixels: np.ndarray) -> Tensor:
+    """An RGB uint8 frame (H, W, 3) -> (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
+def frame_pixels(image: Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] -> an RGB uint8 frame (H, W, 3)."""
+    return image[0].clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy()
+
+
+class FrameChain:
+    """Stylises the frames of one shot in order; each frame's run starts where the last one ended.
+
+    Call :meth:`start` with the next frame, iterate the :class:`StyleRun` it returns (or just call
+    ``result()`` after iterating), then :meth:`accept` its image. :meth:`accept` also resumes a chain
+    from a frame finished earlier (a cache).
+    """
+
+    def __init__(
+        self,
+        styles: Sequence[Tensor],
+        config: StyleConfig,
+        settings: VideoSettings | None = None,
+        *,
+        extractor: VGGExtractor | None = None,
+        flow: FlowFn = dis_flow,
+    ) -> None:
+        self.styles, self.config = list(styles), config
+        self.settings = settings or VideoSettings()
+        self.extractor = extractor or vgg19_extractor(
+            layers=config.layers, weights=config.weights, device=resolve_device(config.device)
+        )
+        self.flow = flow
+        self._later = self._later_config(config)
+        self._previous: tuple[Tensor, Tensor] | None = None  # (frame, its stylised image) at the output size
+
+    def _later_config(self, config: StyleConfig) -> StyleConfig:
+        later = config.with_overrides(iterations=self.settings.iterations_after_first(config))
+        if self.settings.temporal and config.optimizer == "adam":
+            return later.with_overrides(lr=config.step_size * WARM_STEP_SCALE)
+        return later
+
+    def start(self, frame: Tensor) -> StyleRun:
+        """The run for ``frame`` ((1, 3, H, W) or (3, H, W) in [0, 1]); the first one uses ``config`` as is."""
+        frame = self._sized(frame)
+        if self._previous is None:
+            return StyleRun(frame, self.styles, self.config, extractor=self.extractor)
+        if not self.settings.temporal:
+            return StyleRun(frame, self.styles, self._later, extractor=self.extractor)
+        before, stylised = self._previous
+        backward, forward = self.flow(frame, before), self.flow(before, frame)
+        mask = consistency_mask(forward, backward)
+        warped = warp(resize(stylised, *frame.shape[-2:]), backward)
+        init = mask * warped + (1 - mask) * frame  # what just appeared starts from the photo
+        term = TemporalTerm(self.settings.temporal_weight, warped, mask)
+        return StyleRun(frame, self.styles, self._later, extractor=self.extractor, init=init, terms=[term])
+
+    def accept(self, frame: Tensor, stylised: Tensor) -> None:
+        """Record ``frame``'s result: the next frame is warped from it."""
+        self._previous = (self._sized(frame), stylised.to(self.extractor.mean.device))
+
+    def _sized(self, frame: Tensor) -> Tensor:
+        frame = frame.unsqueeze(0) if frame.dim() == 3 else frame
+        return to_long_side(frame.to(self.extractor.mean.device).float(), self.config.size)
+
+
+def stylize_frames(
+    frames: Iterable[Tensor],
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    settings: VideoSettings | None = None,
+    *,
+    extractor: VGGExtractor | None = None,
+    flow: FlowFn = dis_flow,
+) -> Iterator[Tensor]:
+    """Stylise consecutive frames of one shot; yields each result (1, 3, H, W) on the CPU, in order."""
+    chain = FrameChain(styles, config, settings, extractor=extractor, flow=flow)
+    for frame in frames:
+        run = chain.start(frame)
+        for _ in run:
+            pass
+        image = run.result().image
+        chain.accept(frame, image)
+        yield image
