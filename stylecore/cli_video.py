@@ -158,33 +158,32 @@ def _run_local(job: Job, interrupts: Interrupts) -> None:
         _warn(f"using {extractor.weights.label}")
     chain = FrameChain(job.styles, config, job.settings, extractor=extractor)
     frames_bar, steps_bar = _bars(job)
-    with frames_bar, steps_bar:
-        for index, pixels in read_frames(job.args.input, job.selection):
-            frame = frame_tensor(pixels)
-            if job.cache.has(index):
-                chain.accept(frame, job.cache.load(index))
-            else:
-                image = _stylise(chain.start(frame), steps_bar, interrupts, job)
-                if image is None:
-                    return  # stopped: a half-done frame is not kept
-                job.cache.save(index, image)
-                chain.accept(frame, image)
-            frames_bar.update(1)
+    interrupts.running = True  # from here a first Ctrl-C means: stop, and write what is done
+    try:
+        with frames_bar, steps_bar:
+            for index, pixels in read_frames(job.args.input, job.selection):
+                frame = frame_tensor(pixels)
+                if job.cache.has(index):
+                    chain.accept(frame, job.cache.load(index))
+                elif (image := _stylise(chain.start(frame), steps_bar, interrupts, job)) is not None:
+                    job.cache.save(index, image)
+                    chain.accept(frame, image)
+                if interrupts.received:
+                    return  # a half-done frame is not kept
+                frames_bar.update(1)
+    finally:
+        interrupts.running = False
 
 
 def _stylise(run: Any, bar: Any, interrupts: Interrupts, job: Job) -> Any:
     """Iterate one frame's run under the step bar; None when a signal stopped it."""
     bar.reset(total=run.config.iterations)
     started = time.perf_counter()
-    interrupts.running = True
-    try:
-        for progress in run:
-            bar.update(1)
-            bar.set_postfix({name: f"{value:.3g}" for name, value in progress.losses.values.items()})
-            if interrupts.received:
-                return None
-    finally:
-        interrupts.running = False
+    for progress in run:
+        bar.update(1)
+        bar.set_postfix({name: f"{value:.3g}" for name, value in progress.losses.values.items()})
+        if interrupts.received:
+            return None
     job.times.append(time.perf_counter() - started)
     return run.result().image
 

@@ -56,16 +56,19 @@ def connect(workers: int | None = None) -> Workers:
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
     count = workers or gpus or cpus
-    return Workers(count, 1.0 if gpus else 0.0, max(1, cpus // count) if not gpus else 1)
+    return Workers(count, 1.0 if gpus else 0.0, max(1, cpus // count))
 
 
 class _Worker:
+    loads = 0  # models loaded in this process: one per worker is the point
+
     def __init__(self, styles: Sequence[Tensor], config: StyleConfig, threads: int) -> None:
         torch.set_num_threads(threads)  # workers on one machine share its cores
         self.styles, self.config = list(styles), config
         device = resolve_device(config.device)
         self.extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device)
-        self.name = f"{os.getpid()}:{id(self.extractor)}"  # which model did the work (tests count them)
+        _Worker.loads += 1
+        self.name = f"{os.getpid()}/{_Worker.loads}"  # "process/models it has loaded", for the tests to count
 
 
 class PhotoWorker(_Worker):
@@ -119,7 +122,7 @@ def _map(items: list[dict[str, Any]], worker: type, workers: Workers, **kwargs: 
         worker,
         fn_constructor_kwargs={**kwargs, "threads": workers.threads},
         batch_size=1,  # one photo or chunk per call: sizes differ, and the next waits for a free worker
-        num_cpus=0 if workers.gpus else workers.threads,
+        num_cpus=workers.threads,
         num_gpus=workers.gpus,
         compute=ray.data.ActorPoolStrategy(size=workers.count),
     )
@@ -131,7 +134,7 @@ class PhotoResult:
     key: str
     image: Frame | None  # None when the photo could not be read
     error: str
-    worker: str  # "pid:model" of the worker that made it
+    worker: str  # "pid/models loaded" of the worker that made it
     weights: str  # the label of the weights it used
 
 

@@ -19,8 +19,19 @@ SQUARE = 16  # its side
 @dataclass(frozen=True)
 class Clip:
     frames: list[Tensor]  # (1, 3, H, W) in [0, 1]
-    backward: list[Tensor]  # true flow of frame t towards t - 1 (index 0 unused: zeros)
+    backward: list[Tensor]  # true flow of frame t towards t - 1 (index 0 unused)
+    forward: list[Tensor]  # true flow of frame t - 1 towards t (index 0 unused)
     consistent: list[Tensor]  # (1, 1, H, W): pixels of frame t visible in t - 1 at the flow's end
+
+    def flow(self, a: Tensor, b: Tensor) -> Tensor:
+        """The true flow of frame ``a`` towards ``b``, two consecutive frames of this clip (a FlowFn)."""
+        same = torch.equal
+        for t in range(1, len(self.frames)):
+            if same(a, self.frames[t]) and same(b, self.frames[t - 1]):
+                return self.backward[t]
+            if same(a, self.frames[t - 1]) and same(b, self.frames[t]):
+                return self.forward[t]
+        raise ValueError("not two consecutive frames of this clip")
 
 
 def texture(height: int, width: int, seed: int) -> Tensor:
@@ -37,7 +48,7 @@ def texture(height: int, width: int, seed: int) -> Tensor:
 def synthetic_clip(frames: int = 12, height: int = 64, width: int = 96, seed: int = 0) -> Clip:
     scene = texture(height, width + PAN * frames, seed)
     square = texture(SQUARE, SQUARE, seed + 1) * 0.5 + 0.5  # brighter, so it stands out
-    images, backward, consistent = [], [], []
+    images, backward, forward, consistent = [], [], [], []
     for t in range(frames):
         frame = scene[..., t * PAN : t * PAN + width].clone()
         x, y = 4 + MOVE[0] * t, 8 + MOVE[1] * t
@@ -47,8 +58,18 @@ def synthetic_clip(frames: int = 12, height: int = 64, width: int = 96, seed: in
         flow[:, 0] = PAN  # a background pixel was PAN px further right in the last frame
         flow[:, :, y : y + SQUARE, x : x + SQUARE] = -torch.tensor(MOVE, dtype=torch.float32).view(1, 2, 1, 1)
         backward.append(flow)
+        forward.append(_forward_flow(height, width, (x - MOVE[0], y - MOVE[1])))
         consistent.append(_visible_before(flow, (x - MOVE[0], y - MOVE[1]), t))
-    return Clip(images, backward, consistent)
+    return Clip(images, backward, forward, consistent)
+
+
+def _forward_flow(height: int, width: int, square_before: tuple[int, int]) -> Tensor:
+    """Frame t - 1 towards t: the background moves left by PAN, the square by MOVE."""
+    flow = torch.zeros(1, 2, height, width)
+    flow[:, 0] = -PAN
+    x, y = square_before
+    flow[:, :, max(y, 0) : y + SQUARE, max(x, 0) : x + SQUARE] = torch.tensor(MOVE, dtype=torch.float32).view(1, 2, 1, 1)
+    return flow
 
 
 def _visible_before(flow: Tensor, square_before: tuple[int, int], t: int) -> Tensor:
