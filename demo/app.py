@@ -301,6 +301,16 @@ def _limits_text() -> str:
     return text
 
 
+def _video_text() -> str:
+    """The page stays single-image; videos and folders are the command line's (README, *Video*)."""
+    url = hosting.readme_url("video")
+    where = f"[the README's *Video* section]({url})" if url else "the README's *Video* section"
+    return (
+        "Videos and folders of photos run on your own machine: `stylecore video clip.mp4 style.jpg -o out.mp4` "
+        f"(temporally consistent, with the sound) and `stylecore batch photos/ style.jpg -o out/`; see {where}."
+    )
+
+
 def _paint_over(content: Input) -> Any:
     """The editor's background follows the content photo."""
     return str(content.path) if isinstance(content, Upload) else None
@@ -319,6 +329,7 @@ def build() -> gr.Blocks:
                 stop_button = gr.Button("Stop", variant="stop")
             out = layout.outputs()
             ui |= page.settings()
+        gr.Markdown(_video_text(), elem_id="video-note")
         tab = layout.extract_tab()
         tab["button"].click(extract, tab["probe"], tab["outputs"], api_name="extract", concurrency_limit=4)
         ui["content"].change(_paint_over, ui["content"], ui["painted"], api_visibility="private")

@@ -101,3 +101,12 @@ def gpu_task(duration: Callable[..., int]) -> Callable[[F], F]:
     if spaces is None or not zero_gpu():
         return lambda fn: fn
     return spaces.GPU(duration=duration)  # type: ignore[no-any-return]
+
+
+def readme_url(section: str) -> str | None:
+    """A link to a README section on this Space's page; None off Spaces (the page then names the section).
+
+    Spaces set ``SPACE_ID`` to ``owner/name`` (the "helper environment variables" of the Spaces docs).
+    """
+    space = os.environ.get("SPACE_ID")
+    return f"https://huggingface.co/spaces/{space}/blob/main/README.md#{section}" if space else None

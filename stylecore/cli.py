@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stylecore",
         description="Neural style transfer (Gatys et al.) on VGG19.",
-        epilog=f"Layers: {', '.join(VGG19_LAYERS)}. Ctrl-C stops early and still saves the image.",
+        epilog=f"Layers: {', '.join(VGG19_LAYERS)}. Ctrl-C stops early and still saves the image. "
+        "Also: 'stylecore batch --help' (a folder of photos), 'stylecore video --help' (a video).",
     )
     parser.add_argument("content", type=Path, help="content image (any format Pillow reads)")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s); Grams are averaged")

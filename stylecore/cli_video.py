@@ -135,13 +135,13 @@ def _cache_key(
             "backend": args.backend, "chunk": args.chunk, "overlap": args.overlap}  # fmt: skip
 
 
-def _bars(job: Job) -> tuple[Any, Any]:
+def _bar(job: Job, unit: str, position: int) -> Any:
+    """A progress bar on stderr: frames at the top (position 0), a frame's steps under it."""
     from tqdm import tqdm
 
-    quiet = job.args.quiet
-    frames = tqdm(total=job.total or None, unit="frame", disable=quiet, position=0, file=sys.stderr)
-    steps = tqdm(unit="step", disable=quiet, position=1, leave=False, file=sys.stderr)
-    return frames, steps
+    total = job.total if position == 0 and job.total else None
+    return tqdm(total=total, unit=unit, disable=job.args.quiet, position=position, leave=position == 0,
+                file=sys.stderr)  # fmt: skip
 
 
 def _run_local(job: Job, interrupts: Interrupts) -> None:
@@ -157,7 +157,7 @@ def _run_local(job: Job, interrupts: Interrupts) -> None:
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
     chain = FrameChain(job.styles, config, job.settings, extractor=extractor)
-    frames_bar, steps_bar = _bars(job)
+    frames_bar, steps_bar = _bar(job, "frame", 0), _bar(job, "step", 1)
     interrupts.running = True  # from here a first Ctrl-C means: stop, and write what is done
     try:
         with frames_bar, steps_bar:
@@ -189,33 +189,28 @@ def _stylise(run: Any, bar: Any, interrupts: Interrupts, job: Job) -> Any:
 
 
 def _run_ray(job: Job, interrupts: Interrupts) -> None:
-    """Chunks of consecutive frames on Ray workers; frames are written as their chunks (and neighbours) finish."""
+    """Chunks of consecutive frames on Ray workers; a frame is written once every chunk holding it is back."""
     from .engine import to_long_side
     from .media import read_frames
-    from .ray_backend import assemble, chunk_spans, connect, stylize_chunks
+    from .ray_backend import chunk_spans, connect, stylize_chunks
     from .video import frame_pixels, frame_tensor
 
     size = job.config.size  # workers get frames at the output size: less to ship
     frames = [frame_pixels(to_long_side(frame_tensor(p), size)) for _, p in read_frames(job.args.input, job.selection)]
     spans = chunk_spans(len(frames), job.args.chunk, job.args.overlap)
     indices = [job.index(k) for k in range(len(frames))]
-    done = frozenset(i for i, (a, b) in enumerate(spans) if all(job.cache.has(indices[k]) for k in range(a, b)))
+    finished = frozenset(c for c, span in enumerate(spans) if all(job.cache.has(indices[k]) for k in range(*span)))
     workers = connect(job.args.workers)
-    frames_bar, _ = _bars(job)
     results: dict[int, Any] = {}
     started = time.perf_counter()
-    with frames_bar:
-        frames_bar.update(sum(job.cache.has(i) for i in indices))
-        interrupts.running = True  # Ctrl-C: stop taking results, keep what is written
+    with _bar(job, "frame", 0) as bar:
+        bar.update(sum(job.cache.has(i) for i in indices))
+        interrupts.running = True  # Ctrl-C: stop taking results (once the next chunk is back), keep what is written
         try:
-            for chunk, images, _worker in stylize_chunks(frames, spans, job.styles, job.config, job.settings,
-                                                         workers, done):  # fmt: skip
+            chunks = stylize_chunks(frames, spans, job.styles, job.config, job.settings, workers, finished)
+            for chunk, images, _worker in chunks:
                 results[chunk] = images
-                for k in range(*_reach(spans, chunk)):
-                    image = None if job.cache.has(indices[k]) else assemble(k, spans, results)
-                    if image is not None:
-                        job.cache.save(indices[k], frame_tensor(image))
-                        frames_bar.update(1)
+                bar.update(_write_ready(job, spans, indices, results))
                 if interrupts.received:
                     return
         finally:
@@ -223,10 +218,21 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
     job.times.append(time.perf_counter() - started)
 
 
-def _reach(spans: list[tuple[int, int]], chunk: int) -> tuple[int, int]:
-    """The positions a finished chunk can complete: its own, and the overlap with the next chunk."""
-    start, end = spans[chunk]
-    return start, max(end, spans[chunk + 1][1] if chunk + 1 < len(spans) else end)
+def _write_ready(job: Job, spans: list[tuple[int, int]], indices: list[int], results: dict[int, Any]) -> int:
+    """Cache every frame whose chunks are all back; forget chunks with nothing left to give. Returns frames written."""
+    from .ray_backend import assemble
+    from .video import frame_tensor
+
+    written = 0
+    for chunk in list(results):
+        for k in range(*spans[chunk]):
+            image = None if job.cache.has(indices[k]) else assemble(k, spans, results)
+            if image is not None:
+                job.cache.save(indices[k], frame_tensor(image))
+                written += 1
+    for chunk in [c for c in results if all(job.cache.has(indices[k]) for k in range(*spans[c]))]:
+        del results[chunk]
+    return written
 
 
 def _finish(job: Job, interrupts: Interrupts) -> int:

@@ -68,7 +68,9 @@ def _forward_flow(height: int, width: int, square_before: tuple[int, int]) -> Te
     flow = torch.zeros(1, 2, height, width)
     flow[:, 0] = -PAN
     x, y = square_before
-    flow[:, :, max(y, 0) : y + SQUARE, max(x, 0) : x + SQUARE] = torch.tensor(MOVE, dtype=torch.float32).view(1, 2, 1, 1)
+    flow[:, :, max(y, 0) : y + SQUARE, max(x, 0) : x + SQUARE] = torch.tensor(MOVE, dtype=torch.float32).view(
+        1, 2, 1, 1
+    )
     return flow
 
 

@@ -9,7 +9,16 @@ import stylecore
 
 FRONT_ENDS = ("cli.py", "cli_batch.py", "cli_video.py", "__main__.py")
 CORE = sorted(p for p in Path(stylecore.__file__).parent.glob("*.py") if p.name not in FRONT_ENDS)
-FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export", "stylecore.cli", "stylecore.cli_batch", "stylecore.cli_video"}
+FORBIDDEN_IMPORTS = {
+    "argparse",
+    "gradio",
+    "tqdm",
+    "demo",
+    "export",
+    "stylecore.cli",
+    "stylecore.cli_batch",
+    "stylecore.cli_video",
+}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)

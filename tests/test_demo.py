@@ -213,3 +213,15 @@ def test_the_painting_editor_checks_its_files_like_uploads(tmp_path: Path) -> No
     outside = SimpleNamespace(path="/etc/hostname", url=None, orig_name=None)
     assert isinstance(check_painted(SimpleNamespace(background=None, layers=[outside], composite=None)), Rejected)
     assert check_painted(SimpleNamespace(background=None, layers=[], composite=None)) is None
+
+
+def test_the_page_points_videos_and_folders_to_the_readme(url: str) -> None:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}config", timeout=30) as response:
+        config = json.load(response)
+    notes = [
+        c["props"].get("value", "") for c in config["components"] if c.get("props", {}).get("elem_id") == "video-note"
+    ]
+    assert len(notes) == 1 and "stylecore video" in notes[0] and "*Video* section" in notes[0]

@@ -85,3 +85,10 @@ def test_the_app_imports_hosting_first() -> None:
     )
     assert isinstance(first_third_party, ast.ImportFrom) and first_third_party.module == "demo"
     assert [a.name for a in first_third_party.names] == ["hosting"]
+
+
+def test_the_readme_link_points_at_this_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACE_ID", "someone/stylecore")
+    assert hosting.readme_url("video") == "https://huggingface.co/spaces/someone/stylecore/blob/main/README.md#video"
+    monkeypatch.delenv("SPACE_ID")
+    assert hosting.readme_url("video") is None

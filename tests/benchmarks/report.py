@@ -134,6 +134,36 @@ def style_loss_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def video_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    """Temporal consistency and per-frame time on the synthetic clip."""
+    rows = [b for b in benchmarks if b["extra_info"].get("kind") == "video"]
+    if not rows:
+        return []
+    frames = rows[0]["extra_info"]["frames"]
+    lines = [f"| video, {frames} frames at 96x64 | warping error | first frame (s) | later frames (s each) |",
+             "| --- | --- | --- | --- |"]  # fmt: skip
+    for bench in rows:
+        info = bench["extra_info"]
+        lines.append(f"| {info['variant']} | {info['warping_error']:.4f} | {info['first_frame_s']:.2f} | "
+                     f"{info['later_frame_s']:.2f} |")  # fmt: skip
+    return lines
+
+
+def ray_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    rows = [b for b in benchmarks if b["extra_info"].get("kind") == "ray"]
+    if not rows:
+        return []
+    base = next((median(b) for b in rows if b["extra_info"]["variant"] == "in-process"), None)
+    lines = [
+        f"| batch, {rows[0]['extra_info']['photos']} photos at 64 px | seconds | speed-up |",
+        "| --- | --- | --- |",
+    ]
+    for bench in rows:
+        ratio = _fmt(_ratio(base, median(bench)), ".2f")
+        lines.append(f"| {bench['extra_info']['variant']} | {median(bench):.1f} | {ratio}x |")
+    return lines
+
+
 def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     sizes = sorted({b["extra_info"]["size"] for b in benchmarks if b["extra_info"].get("kind") == "step"})
     rows = main_rows(benchmarks, sizes)
@@ -156,13 +186,17 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
             "| same objective, 256 px, gatys preset | single scale | coarse-to-fine | faster by |",
         ),
     )
-    for extra in (*races, style_loss_rows(benchmarks), gpu_rows(benchmarks)):
+    extras = (style_loss_rows(benchmarks), video_rows(benchmarks), ray_rows(benchmarks), gpu_rows(benchmarks))
+    for extra in (*races, *extras):
         if extra:
             lines += ["", *extra]
     return "\n".join(lines) + "\n"
 
 
-def plot(benchmarks: list[dict[str, Any]], path: Path) -> Path:
+def plot(benchmarks: list[dict[str, Any]], path: Path) -> Path | None:
+    """Seconds per step against image side; None when the run had no step benchmarks."""
+    if not by_variant(benchmarks, "step"):
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(benchmarks, machine)
     source.with_suffix(".md").write_text(text)
     print(text)
-    print(f"wrote {source.with_suffix('.md')} and {plot(benchmarks, source.parent / 'bench_step_time.png')}")
+    figure = plot(benchmarks, source.parent / "bench_step_time.png")
+    print(f"wrote {source.with_suffix('.md')}" + (f" and {figure}" if figure else ""))
     return 0
 
 
