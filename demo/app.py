@@ -321,6 +321,7 @@ def build() -> gr.Blocks:
                    delete_cache=(CACHE_S // 4, CACHE_S)) as blocks:  # fmt: skip
         gr.Markdown("# Neural style transfer\nGatys et al. on VGG19: pick a photo and a painting, press Run.")
         gr.Markdown(_notice())
+        gr.Markdown(_video_text(), elem_id="video-note")
         page = layout.Layout(NUMBERS, DEFAULTS)
         with gr.Tab("Stylise"):
             ui = page.images()
@@ -329,7 +330,6 @@ def build() -> gr.Blocks:
                 stop_button = gr.Button("Stop", variant="stop")
             out = layout.outputs()
             ui |= page.settings()
-        gr.Markdown(_video_text(), elem_id="video-note")
         tab = layout.extract_tab()
         tab["button"].click(extract, tab["probe"], tab["outputs"], api_name="extract", concurrency_limit=4)
         ui["content"].change(_paint_over, ui["content"], ui["painted"], api_visibility="private")

@@ -61,6 +61,20 @@ def batch_main(argv: list[str] | None = None) -> int:
             return 130
 
 
+@dataclass
+class Batch:
+    """One ``stylecore batch`` command: what both backends need."""
+
+    args: argparse.Namespace
+    config: Any  # StyleConfig
+    styles: list[Any]  # style tensors
+    interrupts: Interrupts
+    summary: Summary = field(default_factory=Summary)
+
+    def result(self, photo: Path) -> Path:
+        return Path(self.args.output) / f"{photo.stem}.png"
+
+
 def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from .errors import StylecoreError
     from .imageio import load_image
@@ -72,11 +86,10 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if not photos:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         args.output.mkdir(parents=True, exist_ok=True)
-        styles = [load_image(path) for path in args.styles]
-        todo = [p for p in photos if args.overwrite or not _result(args.output, p).exists()]
-        summary.existing = [_result(args.output, p) for p in photos if p not in todo]
-        run = _run_ray if args.backend == "ray" else _run_local
-        run(todo, styles, config, args, interrupts, summary)
+        batch = Batch(args, config, [load_image(path) for path in args.styles], interrupts, summary)
+        todo = [p for p in photos if args.overwrite or not batch.result(p).exists()]
+        summary.existing = [batch.result(p) for p in photos if p not in todo]
+        (_run_ray if args.backend == "ray" else _run_local)(batch, todo)
     except (StylecoreError, OSError) as exc:
         print(f"stylecore batch: error: {exc}", file=sys.stderr)
         return 1
@@ -84,18 +97,7 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     return 0 if not summary.failed and not interrupts.received else 1
 
 
-def _result(folder: Path, photo: Path) -> Path:
-    return folder / f"{photo.stem}.png"
-
-
-def _run_local(
-    photos: list[Path],
-    styles: list[Any],
-    config: Any,
-    args: argparse.Namespace,
-    interrupts: Interrupts,
-    summary: Summary,
-) -> None:
+def _run_local(batch: Batch, photos: list[Path]) -> None:
     """One photo after another in this process, with one model."""
     from tqdm import tqdm
 
@@ -104,28 +106,22 @@ def _run_local(
     from .extractor import vgg19_extractor
     from .run import resolve_device
 
+    config = batch.config
     device = resolve_device(config.device)
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     meta = provenance(config, extractor.weights.label)
-    for photo in tqdm(photos, disable=args.quiet, unit="photo", file=sys.stderr):
+    for photo in tqdm(photos, disable=batch.args.quiet, unit="photo", file=sys.stderr):
         try:
-            image = _one(photo, styles, config, extractor, interrupts)
+            image = _one(photo, batch.styles, config, extractor, batch.interrupts)
         except StylecoreError as exc:
-            _failed(summary, photo, str(exc))
+            _failed(batch.summary, photo, str(exc))
             continue
-        if interrupts.received:  # a half-done photo is not a result: the next run redoes it
+        if batch.interrupts.received:  # a half-done photo is not a result: the next run redoes it
             return
-        summary.written.append(save_or_fallback(image, _result(args.output, photo), meta))
+        batch.summary.written.append(save_or_fallback(image, batch.result(photo), meta))
 
 
-def _run_ray(
-    photos: list[Path],
-    styles: list[Any],
-    config: Any,
-    args: argparse.Namespace,
-    interrupts: Interrupts,
-    summary: Summary,
-) -> None:
+def _run_ray(batch: Batch, photos: list[Path]) -> None:
     """Photos on Ray workers (one model each); results are written here as they come back."""
     from tqdm import tqdm
 
@@ -135,22 +131,23 @@ def _run_ray(
 
     if not photos:
         return
-    workers = connect(args.workers)
+    workers = connect(batch.args.workers)
     by_key = {str(i): photo for i, photo in enumerate(photos)}
-    results = stylize_photos(((k, p.name, p.read_bytes()) for k, p in by_key.items()), styles, config, workers)
-    interrupts.running = True  # Ctrl-C: stop taking results; photos written so far stay
+    files = ((key, photo.name, photo.read_bytes()) for key, photo in by_key.items())
+    results = stylize_photos(files, batch.styles, batch.config, workers)
+    batch.interrupts.running = True  # Ctrl-C: stop taking results; photos written so far stay
     try:
-        for done in tqdm(results, total=len(photos), disable=args.quiet, unit="photo", file=sys.stderr):
+        for done in tqdm(results, total=len(photos), disable=batch.args.quiet, unit="photo", file=sys.stderr):
             photo = by_key[done.key]
             if done.image is None:
-                _failed(summary, photo, done.error)
+                _failed(batch.summary, photo, done.error)
             else:
-                meta = provenance(config, done.weights)
-                summary.written.append(save_or_fallback(frame_tensor(done.image), _result(args.output, photo), meta))
-            if interrupts.received:
+                meta = provenance(batch.config, done.weights)
+                batch.summary.written.append(save_or_fallback(frame_tensor(done.image), batch.result(photo), meta))
+            if batch.interrupts.received:
                 return
     finally:
-        interrupts.running = False
+        batch.interrupts.running = False
 
 
 def _failed(summary: Summary, photo: Path, error: str) -> None:

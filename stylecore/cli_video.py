@@ -115,6 +115,10 @@ def _prepare(args: argparse.Namespace) -> Job:
     config = config_from_args(args)
     settings = VideoSettings(args.temporal_weight, args.later_iterations)
     selection = Selection(args.start, args.end, args.stride)
+    if args.backend == "ray":
+        from .ray_backend import chunk_spans
+
+        chunk_spans(0, args.chunk, args.overlap)  # checks --chunk and --overlap before any work
     info = probe(args.input)
     styles = [load_image(path) for path in args.styles]
     folder = args.frames_dir or args.output.with_name(f"{args.output.stem}.frames")

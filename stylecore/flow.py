@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import StylecoreError
+from .extras import require
 
 # Ruder et al. 2016, section 3.3 (from Sundaram et al. 2010): the round trip
 # forward-then-backward must return within 1 % of the motion plus half a pixel,
@@ -41,11 +41,7 @@ def _grey(image: Tensor) -> np.ndarray[Any, np.dtype[np.uint8]]:
 
 
 def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError as exc:
-        raise StylecoreError("optical flow needs OpenCV: pip install 'stylecore[video]'") from exc
-    return cv2
+    return require("cv2", "optical flow", "video")
 
 
 def _sample_grid(flow: Tensor) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StylecoreError
+from .extras import require
 
 Frame = np.ndarray[Any, np.dtype[np.uint8]]  # (H, W, 3) RGB
 VIDEO_SUFFIXES = (".mp4", ".mkv")  # containers we write H.264 into
@@ -63,11 +64,7 @@ class Selection:
 
 
 def _av() -> Any:
-    try:
-        import av
-    except ImportError as exc:
-        raise StylecoreError("video needs PyAV: pip install 'stylecore[video]'") from exc
-    return av
+    return require("av", "video", "video")
 
 
 def _open(path: Path) -> Any:

@@ -25,17 +25,14 @@ from torch import Tensor
 from .config import StyleConfig
 from .errors import StylecoreError
 from .extractor import vgg19_extractor
+from .extras import require
 from .media import Frame
 from .run import resolve_device, stylize
 from .video import FrameChain, VideoSettings, frame_pixels, frame_tensor
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise StylecoreError("the Ray backend needs Ray: pip install 'stylecore[ray]'") from exc
-    return ray
+    return require("ray", "the Ray backend", "ray")
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,8 @@ class Workers:
 
 def connect(workers: int | None = None) -> Workers:
     """Join ``RAY_ADDRESS`` or start a local Ray; one worker per GPU, or per CPU without GPUs."""
+    if workers is not None and workers < 1:
+        raise StylecoreError(f"--workers must be at least 1, got {workers}")
     ray = _ray()
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING")

@@ -96,3 +96,50 @@ def test_video_on_ray_writes_every_frame_with_sound(local_ray, clip_files, tmp_p
     assert main(argv) == 0
     frames, rate, audio, seconds = decoded(out)
     assert len(frames) == 12 and rate == 12 and audio == "aac" and seconds == pytest.approx(1.0, abs=0.05)
+
+
+class _FakeRay:
+    """Just enough of ``ray`` to see what the backend asks for, without starting it."""
+
+    def __init__(self, resources: dict[str, float]) -> None:
+        self.resources, self.asked = resources, {}
+        self.data = self
+        self.DataContext = self
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def get_current(self):
+        return self
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources
+
+    def ActorPoolStrategy(self, size: int):  # Ray's spelling
+        return ("actors", size)
+
+    def from_items(self, items):
+        return self
+
+    def map_batches(self, worker, **kwargs):
+        self.asked = kwargs
+        return self
+
+    def iter_rows(self):
+        return iter(())
+
+
+@pytest.mark.parametrize(
+    ("resources", "workers", "expected"),
+    [({"CPU": 2}, None, (2, 0.0, 1)), ({"CPU": 32, "GPU": 4}, None, (4, 1.0, 8)), ({"CPU": 8}, 2, (2, 0.0, 4))],
+)
+def test_one_worker_per_gpu_when_there_are_gpus(monkeypatch, resources, workers, expected) -> None:
+    from stylecore import ray_backend
+
+    fake = _FakeRay(resources)
+    monkeypatch.setattr(ray_backend, "_ray", lambda: fake)
+    chosen = ray_backend.connect(workers)
+    assert (chosen.count, chosen.gpus, chosen.threads) == expected
+    list(ray_backend.stylize_photos([], [], None, chosen))
+    assert fake.asked["num_gpus"] == expected[1] and fake.asked["compute"] == ("actors", expected[0])
+    assert fake.asked["num_cpus"] == expected[2] and fake.asked["batch_size"] == 1

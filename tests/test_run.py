@@ -156,3 +156,17 @@ def test_the_callers_extractor_is_used_where_it_is(extractor, content, style) ->
     device = extractor.mean.device
     run = StyleRun(content, style, _config(iterations=1, device="auto"), extractor=extractor)
     assert run.plan.extractor is extractor and extractor.mean.device == device
+
+
+def test_a_run_can_start_from_given_pixels_with_more_terms(extractor, content, style) -> None:
+    """What video builds on: ``init`` is where the first step starts, ``terms`` join the objective."""
+    from stylecore.terms import TemporalTerm
+
+    start = torch.full_like(content, 0.5)
+    near_start = TemporalTerm(1.0, start, torch.ones(1, 1, *content.shape[-2:]))
+    result = stylize(content, style, _config(iterations=2), extractor=extractor, init=start, terms=[near_start])
+    first, second = result.history
+    assert set(first.values) == {"content", "style", "tv", "temporal"}
+    assert first["temporal"] == 0 and second["temporal"] > 0  # evaluated at `init`, then it moved
+    plain = stylize(content, style, _config(iterations=1), extractor=extractor)
+    assert "temporal" not in plain.history[0].values
