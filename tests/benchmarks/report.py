@@ -140,12 +140,13 @@ def video_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     frames = rows[0]["extra_info"]["frames"]
-    lines = [f"| video, {frames} frames at 96x64 | warping error | first frame (s) | later frames (s each) |",
-             "| --- | --- | --- | --- |"]  # fmt: skip
+    lines = [f"| video, {frames} frames at 96x64 | warping error | first frame (s) | later frames (s each) "
+             "| style loss, first / later frames |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for bench in rows:
         info = bench["extra_info"]
+        style = f"{info['first_style_loss']:.3f} / {info['later_style_loss']:.3f}"
         lines.append(f"| {info['variant']} | {info['warping_error']:.4f} | {info['first_frame_s']:.2f} | "
-                     f"{info['later_frame_s']:.2f} |")  # fmt: skip
+                     f"{info['later_frame_s']:.2f} | {style} |")  # fmt: skip
     return lines
 
 

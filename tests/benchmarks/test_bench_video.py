@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from stylecore import StyleConfig
 from stylecore.video import FrameChain, VideoSettings
@@ -27,9 +26,10 @@ VARIANTS = {
 }
 
 
-def _stylise(clip, config: StyleConfig, settings: VideoSettings, extractor) -> tuple[list[torch.Tensor], list[float]]:
+def _stylise(clip, config: StyleConfig, settings: VideoSettings, extractor) -> tuple[list, list[float], list]:
+    """Each frame's image, seconds (flow and warp included) and final losses."""
     chain = FrameChain([texture(64, 64, 7) ** 2], config, settings, extractor=extractor)
-    images, seconds = [], []
+    images, seconds, losses = [], [], []
     for frame in clip.frames:
         start = time.perf_counter()
         run = chain.start(frame)
@@ -37,8 +37,9 @@ def _stylise(clip, config: StyleConfig, settings: VideoSettings, extractor) -> t
             pass
         images.append(run.result().image)
         chain.accept(frame, images[-1])
-        seconds.append(time.perf_counter() - start)  # flow and warping included
-    return images, seconds
+        seconds.append(time.perf_counter() - start)
+        losses.append(run.history[-1])
+    return images, seconds, losses
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -49,11 +50,13 @@ def test_video_consistency(benchmark, request, extractor, variant: str) -> None:
     if quick:
         settings = VideoSettings(settings.temporal_weight, 1)
     config = StyleConfig(size=96, iterations=2 if quick else FIRST, device="cpu")
-    images, seconds = benchmark.pedantic(_stylise, args=(clip, config, settings, extractor), rounds=1)
+    images, seconds, losses = benchmark.pedantic(_stylise, args=(clip, config, settings, extractor), rounds=1)
     benchmark.group = "video"
     benchmark.extra_info.update(kind="video", size=96, variant=variant, frames=len(images),
                                 warping_error=warping_error(images, clip), first_frame_s=seconds[0],
-                                later_frame_s=sum(seconds[1:]) / len(seconds[1:]))  # fmt: skip
+                                later_frame_s=sum(seconds[1:]) / len(seconds[1:]),
+                                later_style_loss=sum(loss["style"] for loss in losses[1:]) / len(losses[1:]),
+                                first_style_loss=losses[0]["style"])  # fmt: skip
 
 
 @pytest.mark.parametrize("backend", ["in-process", "ray, 2 CPU workers"])
