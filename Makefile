@@ -28,7 +28,7 @@ test-fast: install
 gpu-check: install
 	$(BIN)/python -m tests.gpu_check
 
-# Real benchmark run (CPU: about 10 minutes). Each run is also saved under
+# Real benchmark run (CPU: about 16 minutes). Each run is also saved under
 # .benchmarks/ so `make bench BENCH_ARGS=--benchmark-compare` diffs it with the last one.
 bench: install
 	mkdir -p artifacts
