@@ -13,10 +13,10 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
+import numpy as np
 from torch import Tensor
 
-from .imageio import load_image, save_image
+from .imageio import load_image, open_image, save_image
 from .media import Frame
 
 SETTINGS = "settings.json"
@@ -51,7 +51,8 @@ class FrameCache:
 
     def pixels(self, index: int) -> Frame:
         """Frame ``index`` as (H, W, 3) uint8, for the encoder."""
-        return (self.load(index)[0].permute(1, 2, 0).mul(255).round().to(torch.uint8)).numpy()
+        with open_image(self.path(index)) as image:
+            return np.asarray(image)
 
     def save(self, index: int, image: Tensor) -> None:
         """Write frame ``index``; a run killed mid-write leaves no half file behind."""

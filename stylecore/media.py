@@ -120,7 +120,8 @@ def write_video(
         count = 0
         for count, frame in enumerate(frames, start=1):
             even = frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2]
-            video = video or _video_stream(out, fps, even.shape[1], even.shape[0])
+            if video is None:  # the size is known from the first frame
+                video = _video_stream(out, fps, even.shape[1], even.shape[0])
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")
             picture.pts = count - 1
             out.mux(video.encode(picture))
@@ -152,6 +153,7 @@ class _AudioCopy:
         self.packets = iter(self.container.demux(self.stream)) if self.stream is not None else iter(())
         self.copy = self.stream is not None and self.stream.codec_context.name in COPIED_AUDIO
         self.target: Any = None
+        self.resampler: Any = None  # only when re-encoding
         if self.stream is not None:
             if self.copy:
                 self.target = out.add_stream_from_template(self.stream)
@@ -165,8 +167,7 @@ class _AudioCopy:
         if self.stream is None:
             return
         limit = self.end if seconds is None else min(self.end, self.start + float(seconds))
-        while (packet := self.pending or next(self.packets, None)) is not None:
-            self.pending = None
+        while (packet := self._next()) is not None:
             if packet.pts is None:  # the demuxer's empty flush packet
                 continue
             time = float(packet.pts * packet.time_base)
@@ -175,6 +176,11 @@ class _AudioCopy:
                 return
             if time >= self.start and packet.size:
                 self._write(packet)
+
+    def _next(self) -> Any:
+        """The packet held back last time, else the next one from the source; None at its end."""
+        packet, self.pending = self.pending, None
+        return packet if packet is not None else next(self.packets, None)
 
     def _write(self, packet: Any) -> None:
         shift = round(self.start / packet.time_base)

@@ -10,6 +10,7 @@ Decoding and encoding files is :mod:`stylecore.media`; the command is ``stylecor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class VideoSettings:
     later_iterations: int | None = None  # steps for frames after the first; None: a quarter of ``iterations``
 
     def __post_init__(self) -> None:
-        if not self.temporal_weight >= 0 or self.temporal_weight == float("inf"):
+        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
             raise ConfigError(f"temporal weight must be a finite number >= 0, got {self.temporal_weight!r}")
         if self.later_iterations is not None and self.later_iterations < 1:
             raise ConfigError(f"later iterations must be at least 1, got {self.later_iterations!r}")
