@@ -49,9 +49,9 @@ def connect(workers: int | None = None) -> Workers:
     ray = _ray()
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO lines would break the progress bar
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the command draws its own bar
+    context = ray.data.DataContext.get_current()  # (importing ray.data configures its logger)
+    context.enable_progress_bars = False  # the command draws its own bar...
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # ...which its INFO lines and notices would break
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
     count = workers or gpus or cpus

@@ -90,3 +90,20 @@ def test_temporal_loss_makes_the_clip_at_least_three_times_steadier(extractor) -
         errors[weight] = warping_error(list(frames), clip)
     print(f"warping error: frame by frame {errors[0.0]:.4f}, temporal {errors[30.0]:.4f}")
     assert errors[0.0] >= 3 * errors[30.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_the_chain_runs_on_cuda(clip) -> None:
+    """Frames arrive on the CPU; flow is computed on the CPU (OpenCV), the rest stays on the GPU."""
+    from stylecore import vgg19_extractor
+
+    config = _config(device="cuda")
+    extractor = vgg19_extractor(layers=config.layers, weights="random:0", device="cuda")
+    chain = FrameChain([texture(64, 64, 7)], config, extractor=extractor)
+    _run(chain, clip.frames[0])
+    second = chain.start(clip.frames[1])
+    (term,) = second.plan.extra_terms
+    assert second.plan.init.is_cuda and term.target.is_cuda and term.mask.is_cuda
+    for _ in second:
+        pass
+    assert torch.isfinite(second.result().image).all()
