@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .color import luminance_images
 from .config import StyleConfig
 from .engine import resize, to_long_side
 from .errors import ConfigError
@@ -111,14 +112,18 @@ class FrameChain:
         before, stylised = self._previous
         backward, forward = self.flow(frame, before), self.flow(before, frame)
         mask = consistency_mask(forward, backward)
-        warped = warp(resize(stylised, *frame.shape[-2:]), backward)
-        init = mask * warped + (1 - mask) * frame  # what just appeared starts from the photo
+        warped = warp(self._optimised(resize(stylised, *frame.shape[-2:])), backward)
+        init = mask * warped + (1 - mask) * self._optimised(frame)  # what just appeared starts from the photo
         term = TemporalTerm(self.settings.temporal_weight, warped, mask)
         return StyleRun(frame, self.styles, self._later, extractor=self.extractor, init=init, terms=[term])
 
     def accept(self, frame: Tensor, stylised: Tensor) -> None:
         """Record ``frame``'s result: the next frame is warped from it."""
         self._previous = (self._sized(frame), stylised.to(self.extractor.mean.device))
+
+    def _optimised(self, image: Tensor) -> Tensor:
+        """``image`` as the optimizer sees it: grey luminance in luminance-only transfer (colour is the photo's)."""
+        return luminance_images(image, image)[0] if self.config.preserve_colors == "luminance" else image
 
     def _sized(self, frame: Tensor) -> Tensor:
         frame = frame.unsqueeze(0) if frame.dim() == 3 else frame

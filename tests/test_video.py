@@ -107,3 +107,15 @@ def test_the_chain_runs_on_cuda(clip) -> None:
     for _ in second:
         pass
     assert torch.isfinite(second.result().image).all()
+
+
+def test_luminance_only_transfer_warps_luminance(extractor, clip) -> None:
+    """With --preserve-colors luminance the optimizer works on grey luminance; so must the warped start."""
+    chain = FrameChain([texture(64, 64, 7)], _config(preserve_colors="luminance"), extractor=extractor,
+                       flow=clip.flow)  # fmt: skip
+    first = _run(chain, clip.frames[0])
+    assert not torch.allclose(first.result().image[:, 0], first.result().image[:, 2])  # shown in colour
+    second = chain.start(clip.frames[1])
+    (term,) = second.plan.extra_terms
+    for pixels in (second.plan.init, term.target):
+        assert torch.allclose(pixels[:, 0], pixels[:, 1]) and torch.allclose(pixels[:, 1], pixels[:, 2])
