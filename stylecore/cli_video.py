@@ -68,7 +68,7 @@ class Job:
     info: VideoInfo
     cache: FrameCache
     styles: list[Any]
-    times: list[float] = field(default_factory=list)  # seconds per frame stylised in this run, in order
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # "first", "later" frames or "ray", this run
 
     @property
     def total(self) -> int:
@@ -169,7 +169,7 @@ def _run_local(job: Job, interrupts: Interrupts) -> None:
                 frame = frame_tensor(pixels)
                 if job.cache.has(index):
                     chain.accept(frame, job.cache.load(index))
-                elif (image := _stylise(chain.start(frame), steps_bar, interrupts, job)) is not None:
+                elif (image := _stylise(chain, frame, steps_bar, interrupts, job)) is not None:
                     job.cache.save(index, image)
                     chain.accept(frame, image)
                 if interrupts.received:
@@ -179,16 +179,18 @@ def _run_local(job: Job, interrupts: Interrupts) -> None:
         interrupts.running = False
 
 
-def _stylise(run: Any, bar: Any, interrupts: Interrupts, job: Job) -> Any:
-    """Iterate one frame's run under the step bar; None when a signal stopped it."""
-    bar.reset(total=run.config.iterations)
+def _stylise(chain: Any, frame: Any, bar: Any, interrupts: Interrupts, job: Job) -> Any:
+    """Run one frame under the step bar (flow and warp timed too); None when a signal stopped it."""
+    kind = "later" if chain.started else "first"
     started = time.perf_counter()
+    run = chain.start(frame)
+    bar.reset(total=run.config.iterations)
     for progress in run:
         bar.update(1)
         bar.set_postfix({name: f"{value:.3g}" for name, value in progress.losses.values.items()})
         if interrupts.received:
             return None
-    job.times.append(time.perf_counter() - started)
+    job.seconds.setdefault(kind, []).append(time.perf_counter() - started)
     return run.result().image
 
 
@@ -219,7 +221,7 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
                     return
         finally:
             interrupts.running = False
-    job.times.append(time.perf_counter() - started)
+    job.seconds["ray"] = [time.perf_counter() - started]
 
 
 def _write_ready(job: Job, spans: list[tuple[int, int]], indices: list[int], results: dict[int, Any]) -> int:
@@ -276,15 +278,14 @@ def _ready(job: Job) -> list[int]:
 def _summary(job: Job, written: int, fps: Fraction) -> str:
     sound = f", sound kept ({job.info.audio})" if job.info.audio else ", no sound"
     line = f"wrote {job.args.output} ({written} frames at {float(fps):g} fps{sound})"
-    if job.args.backend == "ray" and job.times:
-        return f"{line}; {job.times[0]:.1f} s on Ray"
-    if job.times:
-        first, later = job.times[0], job.times[1:]
-        timing = f"{first:.1f} s for the first frame" + (
-            f", {sum(later) / len(later):.1f} s per later frame" if later else ""
-        )
-        return f"{line}; {timing}"
-    return line
+    timing = []
+    if "ray" in job.seconds:
+        timing.append(f"{job.seconds['ray'][0]:.1f} s on Ray")
+    if "first" in job.seconds:
+        timing.append(f"{job.seconds['first'][0]:.1f} s for the first frame")
+    if later := job.seconds.get("later"):
+        timing.append(f"{sum(later) / len(later):.1f} s per later frame")
+    return f"{line}; {', '.join(timing)}" if timing else line
 
 
 def _signal_number(name: str) -> int:

@@ -102,6 +102,11 @@ class FrameChain:
             return later.with_overrides(lr=config.step_size * WARM_STEP_SCALE)
         return later
 
+    @property
+    def started(self) -> bool:
+        """True once a frame's result was accepted: the next frame is a later one."""
+        return self._previous is not None
+
     def start(self, frame: Tensor) -> StyleRun:
         """The run for ``frame`` ((1, 3, H, W) or (3, H, W) in [0, 1]); the first one uses ``config`` as is."""
         frame = self._sized(frame)

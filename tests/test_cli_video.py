@@ -45,7 +45,7 @@ def test_video_keeps_rate_and_sound_and_cleans_up(clip_files, tmp_path: Path, ca
     assert not (tmp_path / "out.frames").exists()  # a finished run leaves no cache behind
 
 
-def test_a_longer_run_resumes_from_the_frames_already_done(clip_files, tmp_path: Path, monkeypatch) -> None:
+def test_a_longer_run_resumes_from_the_frames_already_done(clip_files, tmp_path: Path, monkeypatch, capsys) -> None:
     from stylecore.video import FrameChain
 
     out = tmp_path / "out.mp4"
@@ -54,8 +54,11 @@ def test_a_longer_run_resumes_from_the_frames_already_done(clip_files, tmp_path:
     started = []
     real_start = FrameChain.start
     monkeypatch.setattr(FrameChain, "start", lambda self, frame: started.append(1) or real_start(self, frame))
+    capsys.readouterr()
     assert main(_argv(clip_files, out, "--end", "7")) == 0
     assert len(started) == 3  # frames 4, 5, 6 only
+    summary = capsys.readouterr().out
+    assert "per later frame" in summary and "first frame" not in summary  # frame 0 was not redone
     assert len(decoded(out)[0]) == 7
 
 
