@@ -126,8 +126,8 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
     from tqdm import tqdm
 
     from .config import provenance
+    from .imageio import array_to_tensor
     from .ray_backend import connect, stylize_photos
-    from .video import frame_tensor
 
     if not photos:
         return
@@ -143,7 +143,7 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
                 _failed(batch.summary, photo, done.error)
             else:
                 meta = provenance(batch.config, done.weights)
-                batch.summary.written.append(save_or_fallback(frame_tensor(done.image), batch.result(photo), meta))
+                batch.summary.written.append(save_or_fallback(array_to_tensor(done.image), batch.result(photo), meta))
             if batch.interrupts.received:
                 return
     finally:

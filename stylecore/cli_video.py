@@ -151,9 +151,10 @@ def _bar(job: Job, unit: str, position: int) -> Any:
 def _run_local(job: Job, interrupts: Interrupts) -> None:
     """Frames in order through one :class:`FrameChain`; cached ones are read back, not redone."""
     from .extractor import vgg19_extractor
+    from .imageio import array_to_tensor
     from .media import read_frames
     from .run import resolve_device
-    from .video import FrameChain, frame_tensor
+    from .video import FrameChain
 
     config = job.config
     device = resolve_device(config.device)
@@ -166,7 +167,7 @@ def _run_local(job: Job, interrupts: Interrupts) -> None:
     try:
         with frames_bar, steps_bar:
             for index, pixels in read_frames(job.args.input, job.selection):
-                frame = frame_tensor(pixels)
+                frame = array_to_tensor(pixels)
                 if job.cache.has(index):
                     chain.accept(frame, job.cache.load(index))
                 elif (image := _stylise(chain, frame, steps_bar, interrupts, job)) is not None:
@@ -197,12 +198,14 @@ def _stylise(chain: Any, frame: Any, bar: Any, interrupts: Interrupts, job: Job)
 def _run_ray(job: Job, interrupts: Interrupts) -> None:
     """Chunks of consecutive frames on Ray workers; a frame is written once every chunk holding it is back."""
     from .engine import to_long_side
+    from .imageio import array_to_tensor, tensor_to_array
     from .media import read_frames
     from .ray_backend import chunk_spans, connect, stylize_chunks
-    from .video import frame_pixels, frame_tensor
 
     size = job.config.size  # workers get frames at the output size: less to ship
-    frames = [frame_pixels(to_long_side(frame_tensor(p), size)) for _, p in read_frames(job.args.input, job.selection)]
+    frames = [
+        tensor_to_array(to_long_side(array_to_tensor(p), size)) for _, p in read_frames(job.args.input, job.selection)
+    ]
     spans = chunk_spans(len(frames), job.args.chunk, job.args.overlap)
     indices = [job.index(k) for k in range(len(frames))]
     finished = frozenset(c for c, span in enumerate(spans) if all(job.cache.has(indices[k]) for k in range(*span)))
@@ -226,15 +229,15 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
 
 def _write_ready(job: Job, spans: list[tuple[int, int]], indices: list[int], results: dict[int, Any]) -> int:
     """Cache every frame whose chunks are all back; forget chunks with nothing left to give. Returns frames written."""
+    from .imageio import array_to_tensor
     from .ray_backend import assemble
-    from .video import frame_tensor
 
     written = 0
     for chunk in list(results):
         for k in range(*spans[chunk]):
             image = None if job.cache.has(indices[k]) else assemble(k, spans, results)
             if image is not None:
-                job.cache.save(indices[k], frame_tensor(image))
+                job.cache.save(indices[k], array_to_tensor(image))
                 written += 1
     for chunk in [c for c in results if all(job.cache.has(indices[k]) for k in range(*spans[c]))]:
         del results[chunk]

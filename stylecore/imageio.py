@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -113,14 +113,24 @@ def resize_long_side(image: Image.Image, size: int) -> Image.Image:
 
 def pil_to_tensor(image: Image.Image) -> Tensor:
     """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
-    array = np.asarray(to_rgb(image), dtype=np.float32) / 255.0  # (H, W, 3)
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return array_to_tensor(np.asarray(to_rgb(image)))
 
 
 def tensor_to_pil(image: Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image."""
+    return Image.fromarray(tensor_to_array(image), "RGB")
+
+
+def array_to_tensor(pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> Tensor:
+    """(H, W, 3) uint8 RGB (a PIL image's or a video frame's) -> (1, 3, H, W) float32 in [0, 1]."""
+    array = np.asarray(pixels, dtype=np.float32) / 255.0  # a new array: read-only input is fine
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_array(image: Tensor) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> (H, W, 3) uint8 RGB."""
     array = image.detach().float().squeeze(0).clamp(0, 1).mul(255).round().byte()
-    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGB")
+    return np.ascontiguousarray(array.permute(1, 2, 0).cpu().numpy())
 
 
 def load_mask(source: str | Path | IO[bytes]) -> Tensor:

@@ -26,9 +26,10 @@ from .config import StyleConfig
 from .errors import StylecoreError
 from .extractor import vgg19_extractor
 from .extras import require
+from .imageio import array_to_tensor, tensor_to_array
 from .media import Frame
 from .run import resolve_device, stylize
-from .video import FrameChain, VideoSettings, frame_pixels, frame_tensor
+from .video import FrameChain, VideoSettings
 
 
 def _ray() -> Any:
@@ -81,7 +82,7 @@ class PhotoWorker(_Worker):
             try:
                 content = pil_to_tensor(open_image(io.BytesIO(bytes(data)), name=str(name)))
                 image = stylize(content, self.styles, self.config, extractor=self.extractor).image
-                images.append(frame_pixels(image))
+                images.append(tensor_to_array(image))
                 errors.append("")
             except StylecoreError as exc:
                 images.append(np.zeros((1, 1, 3), np.uint8))
@@ -104,13 +105,13 @@ class ChunkWorker(_Worker):
             chain = FrameChain(self.styles, self.config, self.settings, extractor=self.extractor)
             done = []
             for pixels in frames:
-                frame = frame_tensor(np.asarray(pixels))
+                frame = array_to_tensor(pixels)
                 run = chain.start(frame)
                 for _ in run:
                     pass
                 image = run.result().image
                 chain.accept(frame, image)
-                done.append(frame_pixels(image))
+                done.append(tensor_to_array(image))
             chunks.append(np.stack(done))
         return {"key": batch["key"], "frames": chunks, "worker": [self.name] * len(chunks)}
 

@@ -14,8 +14,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import torch
 from torch import Tensor
 
 from .color import luminance_images
@@ -58,16 +56,6 @@ class VideoSettings:
         if not self.temporal:
             return self.later_iterations or config.iterations
         return self.later_iterations or max(1, config.iterations // 4)
-
-
-def frame_tensor(pixels: np.ndarray) -> Tensor:
-    """An RGB uint8 frame (H, W, 3) -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1).float().div(255).unsqueeze(0)
-
-
-def frame_pixels(image: Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [0, 1] -> an RGB uint8 frame (H, W, 3)."""
-    return image[0].clamp(0, 1).permute(1, 2, 0).mul(255).round().to(torch.uint8).cpu().numpy()
 
 
 class FrameChain:
