@@ -29,7 +29,7 @@ from .extras import require
 from .imageio import array_to_tensor, tensor_to_array
 from .media import Frame
 from .run import resolve_device, stylize
-from .video import FrameChain, VideoSettings
+from .video import VideoSettings, stylize_frames
 
 
 def _ray() -> Any:
@@ -93,7 +93,7 @@ class PhotoWorker(_Worker):
 
 
 class ChunkWorker(_Worker):
-    """Stylises one chunk of consecutive frames as a temporal chain (:class:`FrameChain`)."""
+    """Stylises one chunk of consecutive frames as a temporal chain (:func:`stylize_frames`)."""
 
     def __init__(self, styles: Sequence[Tensor], config: StyleConfig, settings: VideoSettings, threads: int) -> None:
         super().__init__(styles, config, threads)
@@ -102,17 +102,9 @@ class ChunkWorker(_Worker):
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         chunks = []
         for frames in batch["frames"]:
-            chain = FrameChain(self.styles, self.config, self.settings, extractor=self.extractor)
-            done = []
-            for pixels in frames:
-                frame = array_to_tensor(pixels)
-                run = chain.start(frame)
-                for _ in run:
-                    pass
-                image = run.result().image
-                chain.accept(frame, image)
-                done.append(tensor_to_array(image))
-            chunks.append(np.stack(done))
+            tensors = (array_to_tensor(pixels) for pixels in frames)
+            results = stylize_frames(tensors, self.styles, self.config, self.settings, extractor=self.extractor)
+            chunks.append(np.stack([tensor_to_array(image) for image in results]))
         return {"key": batch["key"], "frames": chunks, "worker": [self.name] * len(chunks)}
 
 
