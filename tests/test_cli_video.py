@@ -77,6 +77,7 @@ def test_other_settings_start_again(clip_files, tmp_path: Path, capsys) -> None:
         ({"more": ["--stride", "0"]}, "selects nothing"),
         ({"more": ["--temporal-weight", "nan"]}, "temporal weight must be a finite number"),
         ({"more": ["--backend", "ray", "--chunk", "4", "--overlap", "4"]}, "cannot overlap by 4"),
+        ({"more": ["--backend", "ray", "--workers", "0"]}, "--workers must be at least 1"),
     ],
 )
 def test_bad_requests_are_one_line(clip_files, tmp_path: Path, capsys, change, message) -> None:
