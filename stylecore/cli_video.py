@@ -10,6 +10,7 @@ a playable video of the frames done. The frame rate is kept and the sound copied
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -264,7 +265,7 @@ def _finish(job: Job, interrupts: Interrupts) -> int:
     if interrupts.received:
         _warn(f"{interrupts.received}: wrote the first {len(ready)} of {job.total or '?'} frames; "
               f"run the same command again to go on ({job.cache.folder} holds them)")  # fmt: skip
-        return 128 + _signal_number(interrupts.received)
+        return 128 + signal.Signals[interrupts.received].value
     if not job.args.keep_frames:
         job.cache.remove()
     return 0
@@ -289,9 +290,3 @@ def _summary(job: Job, written: int, fps: Fraction) -> str:
     if later := job.seconds.get("later"):
         timing.append(f"{sum(later) / len(later):.1f} s per later frame")
     return f"{line}; {', '.join(timing)}" if timing else line
-
-
-def _signal_number(name: str) -> int:
-    import signal
-
-    return int(signal.Signals[name].value)

@@ -3,19 +3,23 @@
 One PNG per frame, named by its index in the source, and ``settings.json`` recording what made
 them. A cache made with other settings is emptied rather than mixed in: resuming is only for the
 same command (a later ``--end`` is the same command; another style or ``--start`` is not).
+
+Only files the cache wrote are ever deleted, and a folder that holds anything else without being a
+cache is refused: ``--frames-dir .`` must not empty the user's folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from torch import Tensor
 
+from .errors import StylecoreError
 from .imageio import load_image, open_image, save_image
 from .media import Frame
 
@@ -29,9 +33,11 @@ class FrameCache:
         self.discarded = 0  # frames dropped because they were made with other settings
         recorded = folder / SETTINGS
         wanted = json.dumps(settings, sort_keys=True, default=str)
+        if folder.is_dir() and not recorded.is_file() and any(folder.iterdir()):
+            raise StylecoreError(f"{folder}: not empty and not a frame cache; choose another --frames-dir")
         if recorded.is_file() and recorded.read_text() != wanted:
             self.discarded = len(self.done())
-            shutil.rmtree(folder)
+            self._delete_frames()
         folder.mkdir(parents=True, exist_ok=True)
         recorded.write_text(wanted)
 
@@ -61,4 +67,14 @@ class FrameCache:
         os.replace(partial, self.path(index))
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete the cache's own files, then the folder if nothing else is left in it."""
+        self._delete_frames()
+        (self.folder / SETTINGS).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
+
+    def _delete_frames(self) -> None:
+        for index in self.done():
+            self.path(index).unlink(missing_ok=True)
+        for partial in self.folder.glob("partial-[0-9]*.png"):
+            partial.unlink(missing_ok=True)

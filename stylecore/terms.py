@@ -294,7 +294,7 @@ class TemporalTerm:
     mask: Tensor  # (1, 1, H, W) 1 where the warp is consistent
     layers: tuple[str, ...] = ()
     name: str = "temporal"
-    _sized: dict[tuple[int, int], tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False)
+    _sized: dict[tuple[int, int], tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False, init=False)
 
     def set_targets(
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]

@@ -108,3 +108,20 @@ def test_ctrl_c_still_writes_a_playable_video_of_the_frames_done(clip_files, tmp
     frames, rate, audio, seconds = decoded(out)
     assert len(frames) == 1 and rate == 12 and audio == "aac" and seconds < 0.2
     assert (tmp_path / "out.frames" / "000000.png").exists()  # kept for the next run
+
+
+def test_a_frames_dir_holding_other_files_is_refused_and_left_alone(clip_files, tmp_path: Path, capsys) -> None:
+    mine = tmp_path / "holiday"
+    mine.mkdir()
+    (mine / "0001.png").write_bytes(b"someone's photo")
+    assert main(_argv(clip_files, tmp_path / "out.mp4", "--frames-dir", str(mine))) == 1
+    assert "not empty and not a frame cache" in capsys.readouterr().err
+    assert (mine / "0001.png").read_bytes() == b"someone's photo"
+
+
+def test_a_finished_run_deletes_only_the_cache_files(clip_files, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert main(_argv(clip_files, tmp_path / "out.mp4", "--end", "2", "--frames-dir", str(cache), "--keep-frames")) == 0
+    (cache / "notes.txt").write_text("added later by the user")
+    assert main(_argv(clip_files, tmp_path / "out.mp4", "--end", "3", "--frames-dir", str(cache))) == 0
+    assert [p.name for p in cache.iterdir()] == ["notes.txt"]
