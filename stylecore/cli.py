@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import MISSING, Field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, get_origin, 
 if TYPE_CHECKING:
     from .config import StyleConfig
     from .errors import StylecoreError
+    from .outputs import WritePlan
     from .run import StyleResult
 
 
@@ -42,12 +44,18 @@ class Interrupts:
     def __init__(self) -> None:
         self.running = False  # True while the optimisation loop can stop cleanly
         self.received: str | None = None  # the signal that asked the run to stop
+        self.aborted = signal.SIGINT  # the signal that aborted at once (a plain Ctrl-C before install: SIGINT)
 
     def handle(self, signum: int, frame: types.FrameType | None) -> None:
         if self.running and self.received is None:
             self.received = signal.Signals(signum).name
             return
+        self.aborted = signal.Signals(signum)
         raise KeyboardInterrupt
+
+    def exit_code(self) -> int:
+        """128 + the signal: 130 for SIGINT, 143 for SIGTERM, whether it stopped the run or aborted it."""
+        return 128 + (signal.Signals[self.received] if self.received else self.aborted).value
 
     @contextmanager
     def installed(self) -> Iterator[Interrupts]:
@@ -140,8 +148,8 @@ def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
     return output.with_name(f"{output.stem}_{iteration:0{width}d}{output.suffix}")
 
 
-def check_output(output: Path, inputs: list[Path], suffixes: tuple[str, ...] = (".png",)) -> None:
-    """Before any work: a writable path ending in one of ``suffixes`` that is not one of the inputs."""
+def check_output(output: Path, plan: WritePlan, suffixes: tuple[str, ...] = (".png",)) -> None:
+    """Before any work: a writable path ending in one of ``suffixes``; then ``plan``'s writes against its reads."""
     from .errors import StylecoreError
 
     endings = " or ".join(suffixes)
@@ -149,8 +157,7 @@ def check_output(output: Path, inputs: list[Path], suffixes: tuple[str, ...] = (
         raise StylecoreError(f"{output}: output must end in {endings}")
     if output.is_dir():
         raise StylecoreError(f"{output}: is a directory; give a file name ending in {endings}")
-    if any(_same_file(output, path) for path in inputs):
-        raise StylecoreError(f"{output}: is one of the input images; choose another output name")
+    plan.check()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".stylecore-probe-"):
@@ -159,11 +166,29 @@ def check_output(output: Path, inputs: list[Path], suffixes: tuple[str, ...] = (
         raise StylecoreError(f"{output}: cannot write there ({exc.strerror or exc})") from None
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
+def snapshot_names(output: Path, config: StyleConfig) -> Callable[[str], bool]:
+    """Which file names in ``output``'s folder the run's snapshots take (there may be a million)."""
+    pattern = re.compile(rf"{re.escape(output.stem)}_(\d+){re.escape(output.suffix)}")
+    width = max(4, len(str(config.iterations)))
+
+    def matches(name: str) -> bool:
+        found = pattern.fullmatch(name)
+        if found is None or not config.save_every or len(found[1]) != width:
+            return False
+        return 0 < int(found[1]) < config.iterations  # a stop writes one at any step, not only every save_every
+
+    return matches
+
+
+def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
+    """What ``stylecore`` reads (photo, styles, masks) and writes (result, snapshots)."""
+    from .outputs import WritePlan
+
+    plan = WritePlan()
+    plan.read(args.content, *args.styles, *(args.regions or ()), *(args.style_regions or ()))
+    plan.write(args.output)
+    plan.write_matching(args.output.parent, snapshot_names(args.output, config), "snapshot")
+    return plan
 
 
 def save_or_fallback(image: Any, output: Path, meta: dict[str, str]) -> Path:
@@ -191,7 +216,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from .run import Progress, resolve_device, stylize
 
     device = resolve_device(config.device)
-    check_output(args.output, [args.content, *args.styles])
+    check_output(args.output, write_plan(args, config))
     content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
     styles = [load_image(path) for path in args.styles]
     regions = _load_regions(args.regions, styles, content, "--regions") if args.regions else None
@@ -268,10 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     interrupts = Interrupts()
     with interrupts.installed():
         try:
-            return _main(argv, interrupts)
+            return _main(_join_dash_lists(args), interrupts)
         except KeyboardInterrupt:
-            print("stylecore: interrupted", file=sys.stderr)
-            return 130
+            print(f"stylecore: interrupted by {interrupts.aborted.name}", file=sys.stderr)
+            return interrupts.exit_code()
+
+
+def _join_dash_lists(argv: list[str]) -> list[str]:
+    """``--regions -,-`` -> ``--regions=-,-``: argparse takes a value starting with '-' for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in ("--regions", "--style-regions") and arg.startswith("-") and "," in arg:
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def _main(argv: list[str] | None, interrupts: Interrupts) -> int:
@@ -289,7 +325,7 @@ def _main(argv: list[str] | None, interrupts: Interrupts) -> int:
     if result.stopped:
         _warn(result.stopped if not interrupts.received else f"{interrupts.received}: {result.stopped}")
     if interrupts.received:
-        return 128 + signal.Signals[interrupts.received].value
+        return interrupts.exit_code()
     return 1 if result.diverged else 0
 
 

@@ -34,10 +34,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def inputs(pattern: str) -> list[Path]:
-    """The photos a folder holds (by suffix, sorted), or what a glob matches."""
+    """The photos a folder holds (by suffix, sorted), or what a glob matches.
+
+    A symlink in a folder that points out of it is left out: the folder is what the user named.
+    """
     path = Path(pattern)
     found = sorted(path.iterdir()) if path.is_dir() else sorted(Path(p) for p in glob.glob(pattern))
-    return [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    photos = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if path.is_dir():
+        root = path.resolve()
+        photos = [p for p in photos if not p.is_symlink() or p.resolve().parent == root]
+    return photos
+
+
+def result_names(photos: list[Path], output: Path) -> dict[Path, Path]:
+    """OUT/<stem>.png per photo; photos sharing a stem (a.jpg, a.png) get OUT/<name>.png instead."""
+    from collections import Counter
+
+    from .errors import StylecoreError
+
+    stems = Counter(p.stem for p in photos)
+    results = {p: output / (f"{p.stem}.png" if stems[p.stem] == 1 else f"{p.name}.png") for p in photos}
+    if len(set(results.values())) < len(results):
+        raise StylecoreError("two photos would write the same result; rename one of them")
+    for stem in sorted(s for s, n in stems.items() if n > 1):
+        names = ", ".join(p.name for p in photos if p.stem == stem)
+        _say(f"{names} share a name; their results are named after the whole file name ({stem}.<ext>.png)")
+    return results
+
+
+def _earlier_result(photo: Path, output: Path) -> bool:
+    """A result of an earlier run in the output folder: not a photo to stylise again."""
+    from .outputs import made_by_stylecore, same_file
+
+    return same_file(photo.parent, output) and made_by_stylecore(photo)
+
+
+def _say(message: str) -> None:
+    print(f"stylecore batch: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -57,8 +91,8 @@ def batch_main(argv: list[str] | None = None) -> int:
         try:
             return _batch(build_parser().parse_args(argv), interrupts)
         except KeyboardInterrupt:
-            print("stylecore batch: interrupted", file=sys.stderr)
-            return 130
+            _say(f"interrupted by {interrupts.aborted.name}; results written so far are kept")
+            return interrupts.exit_code()
 
 
 @dataclass
@@ -70,31 +104,46 @@ class Batch:
     styles: list[Any]  # style tensors
     interrupts: Interrupts
     summary: Summary = field(default_factory=Summary)
+    results: dict[Path, Path] = field(default_factory=dict)  # photo -> its result file
 
     def result(self, photo: Path) -> Path:
-        return Path(self.args.output) / f"{photo.stem}.png"
+        return self.results[photo]
 
 
 def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from .errors import StylecoreError
     from .imageio import load_image
+    from .outputs import WritePlan, decodes, same_file
 
     summary = Summary()
     try:
         config = config_from_args(args)
+        if args.workers is not None and args.workers < 1:
+            raise StylecoreError(f"--workers must be at least 1, got {args.workers}")
         photos = inputs(args.input)
         if not photos:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        if Path(args.input).is_dir() and same_file(Path(args.input), args.output):
+            raise StylecoreError(f"-o {args.output} is the input folder; give another folder for the results")
+        photos = [p for p in photos if not _earlier_result(p, args.output)]
+        results = result_names(photos, args.output)
+        plan = WritePlan()
+        plan.read(*photos, *args.styles)
+        plan.write(*results.values())
+        plan.check()  # before any work: no result is an input, none replaces a file we did not make
         args.output.mkdir(parents=True, exist_ok=True)
-        batch = Batch(args, config, [load_image(path) for path in args.styles], interrupts, summary)
-        todo = [p for p in photos if args.overwrite or not batch.result(p).exists()]
-        summary.existing = [batch.result(p) for p in photos if p not in todo]
+        batch = Batch(args, config, [load_image(path) for path in args.styles], interrupts, summary, results)
+        todo = [p for p in photos if args.overwrite or not decodes(results[p])]  # a cut-short file is redone
+        summary.existing = [results[p] for p in photos if p not in todo]
         (_run_ray if args.backend == "ray" else _run_local)(batch, todo)
     except (StylecoreError, OSError) as exc:
         print(f"stylecore batch: error: {exc}", file=sys.stderr)
         return 1
     print(f"stylecore batch: {summary.line()} in {args.output}")
-    return 0 if not summary.failed and not interrupts.received else 1
+    if interrupts.received:
+        _say(f"stopped by {interrupts.received}; run the same command again to go on")
+        return interrupts.exit_code()
+    return 1 if summary.failed else 0
 
 
 def _run_local(batch: Batch, photos: list[Path]) -> None:
@@ -102,7 +151,6 @@ def _run_local(batch: Batch, photos: list[Path]) -> None:
     from tqdm import tqdm
 
     from .config import provenance
-    from .errors import StylecoreError
     from .extractor import vgg19_extractor
     from .run import resolve_device
 
@@ -113,12 +161,11 @@ def _run_local(batch: Batch, photos: list[Path]) -> None:
     for photo in tqdm(photos, disable=batch.args.quiet, unit="photo", file=sys.stderr):
         try:
             image = _one(photo, batch.styles, config, extractor, batch.interrupts)
-        except StylecoreError as exc:
-            _failed(batch.summary, photo, str(exc))
-            continue
-        if batch.interrupts.received:  # a half-done photo is not a result: the next run redoes it
-            return
-        batch.summary.written.append(save_or_fallback(image, batch.result(photo), meta))
+            if batch.interrupts.received:  # a half-done photo is not a result: the next run redoes it
+                return
+            batch.summary.written.append(save_or_fallback(image, batch.result(photo), meta))
+        except Exception as exc:  # one bad photo must not lose the others
+            _failed(batch.summary, photo, _reason(exc))
 
 
 def _run_ray(batch: Batch, photos: list[Path]) -> None:
@@ -126,6 +173,7 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
     from tqdm import tqdm
 
     from .config import provenance
+    from .errors import StylecoreError
     from .imageio import array_to_tensor
     from .ray_backend import connect, stylize_photos
 
@@ -136,23 +184,38 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
     files = ((key, photo.name, photo.read_bytes()) for key, photo in by_key.items())
     results = stylize_photos(files, batch.styles, batch.config, workers)
     batch.interrupts.running = True  # Ctrl-C: stop taking results; photos written so far stay
+    seen: set[str] = set()
     try:
         for done in tqdm(results, total=len(photos), disable=batch.args.quiet, unit="photo", file=sys.stderr):
             photo = by_key[done.key]
-            if done.image is None:
-                _failed(batch.summary, photo, done.error)
-            else:
+            seen.add(done.key)
+            try:
+                if done.image is None:
+                    raise StylecoreError(done.error)
                 meta = provenance(batch.config, done.weights)
                 batch.summary.written.append(save_or_fallback(array_to_tensor(done.image), batch.result(photo), meta))
+            except Exception as exc:  # one bad result must not lose the others
+                _failed(batch.summary, photo, _reason(exc))
             if batch.interrupts.received:
                 return
+    except Exception as exc:  # Ray itself failed: what was written stays, the rest is reported
+        for key in sorted(set(by_key) - seen, key=int):
+            _failed(batch.summary, by_key[key], f"not done, Ray stopped ({_reason(exc)})")
     finally:
         batch.interrupts.running = False
 
 
+def _reason(exc: BaseException) -> str:
+    """A failure in one sentence: our own messages as they are, anything else with its kind."""
+    from .errors import StylecoreError
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return message if isinstance(exc, StylecoreError) else f"{type(exc).__name__}: {message or 'no message'}"
+
+
 def _failed(summary: Summary, photo: Path, error: str) -> None:
     summary.failed.append((photo, error))
-    print(f"stylecore batch: skipped {photo.name}: {error}", file=sys.stderr)
+    _say(f"skipped {photo.name}: {error}")
 
 
 def _one(photo: Path, styles: list[Any], config: Any, extractor: Any, interrupts: Interrupts) -> Any:

@@ -10,7 +10,6 @@ a playable video of the frames done. The frame rate is kept and the sound copied
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -70,6 +69,7 @@ class Job:
     cache: FrameCache
     styles: list[Any]
     seconds: dict[str, list[float]] = field(default_factory=dict)  # "first", "later" frames or "ray", this run
+    failed: list[str] = field(default_factory=list)  # why frames or chunks failed, this run
 
     @property
     def total(self) -> int:
@@ -86,9 +86,9 @@ def video_main(argv: list[str] | None = None) -> int:
     with interrupts.installed():
         try:
             return _video(build_parser().parse_args(argv), interrupts)
-        except KeyboardInterrupt:
-            print("stylecore video: interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt:  # a second signal, or one during the final encode: the earlier output is whole
+            print(f"stylecore video: interrupted by {interrupts.aborted.name}", file=sys.stderr)
+            return interrupts.exit_code()
 
 
 def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
@@ -96,37 +96,80 @@ def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
     try:
         job = _prepare(args)
-        if args.backend == "ray":
-            _run_ray(job, interrupts)
-        else:
-            _run_local(job, interrupts)
     except (StylecoreError, OSError) as exc:
         print(f"stylecore video: error: {exc}", file=sys.stderr)
         return 1
-    return _finish(job, interrupts)
+    try:
+        try:
+            (_run_ray if args.backend == "ray" else _run_local)(job, interrupts)
+        except Exception as exc:  # the frames finished so far stay cached for the next run
+            reason = str(exc) if isinstance(exc, StylecoreError | OSError) else f"{type(exc).__name__}: {exc}"
+            print(f"stylecore video: error: {reason}", file=sys.stderr)
+            job.failed.append(reason)
+        return _finish(job, interrupts)
+    finally:
+        if not job.cache.done():
+            job.cache.remove()  # nothing finished: leave no empty OUT.frames/ behind
 
 
 def _prepare(args: argparse.Namespace) -> Job:
+    from .errors import StylecoreError
     from .frame_cache import FrameCache
     from .imageio import load_image
     from .media import VIDEO_SUFFIXES, Selection, probe
+    from .outputs import WritePlan, check_no_inputs_inside
     from .video import VideoSettings
 
-    check_output(args.output, [args.input, *args.styles], VIDEO_SUFFIXES)
+    plan = WritePlan()
+    plan.read(args.input, *args.styles)
+    plan.write(args.output)
+    check_output(args.output, plan, VIDEO_SUFFIXES)
+    folder = args.frames_dir or args.output.with_name(f"{args.output.stem}.frames")
+    check_no_inputs_inside(folder, [*plan.reads, args.output], "--frames-dir")
     config = config_from_args(args)
     settings = VideoSettings(args.temporal_weight, args.later_iterations)
     selection = Selection(args.start, args.end, args.stride)
+    if args.workers is not None and args.workers < 1:
+        raise StylecoreError(f"--workers must be at least 1, got {args.workers}")
     if args.backend == "ray":
         from .ray_backend import chunk_spans
 
         chunk_spans(0, args.chunk, args.overlap)  # checks --chunk and --overlap before any work
     info = probe(args.input)
+    _check_frames(args, info, selection, config, settings)
     styles = [load_image(path) for path in args.styles]
-    folder = args.frames_dir or args.output.with_name(f"{args.output.stem}.frames")
     cache = FrameCache(folder, _cache_key(args, config, settings, selection))
     if cache.discarded:
         _warn(f"{folder}: {cache.discarded} frames there were made with other settings; starting again")
     return Job(args, config, settings, selection, info, cache, styles)
+
+
+def _check_frames(
+    args: argparse.Namespace, info: VideoInfo, selection: Selection, config: StyleConfig, settings: VideoSettings
+) -> None:
+    """From the stream header, before any frame is decoded: frame size, what the range selects, flow's minimum."""
+    from .errors import StylecoreError
+    from .memory import check_image_size
+    from .sizing import fit_long_side
+
+    name = args.input.name
+    check_image_size(info.height, info.width, f"{name}: each frame")  # the pixel limit images have
+    if info.frames and selection.start >= info.frames:
+        raise StylecoreError(f"{name} has {info.frames} frames, so --start {selection.start} selects none")
+    if info.frames and selection.stride > info.frames:
+        raise StylecoreError(f"--stride {selection.stride} is longer than {name} ({info.frames} frames)")
+    if selection.stride > 10_000:  # the output rate would be below what encoders take
+        raise StylecoreError(f"--stride {selection.stride} is too large; use at most 10000")
+    short = min(fit_long_side(info.height, info.width, config.size))
+    if settings.temporal and short < MIN_FLOW_SIDE:
+        raise StylecoreError(
+            f"{name} is {info.width}x{info.height}: at --size {config.size} its short side is {short} px, and "
+            f"optical flow needs {MIN_FLOW_SIDE}; raise --size or use --temporal-weight 0"
+        )
+
+
+#: OpenCV's DIS flow refuses frames under 12 px on a side.
+MIN_FLOW_SIDE = 12
 
 
 def _cache_key(
@@ -201,7 +244,7 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
     from .engine import to_long_side
     from .imageio import array_to_tensor, tensor_to_array
     from .media import read_frames
-    from .ray_backend import chunk_spans, connect, stylize_chunks
+    from .ray_backend import ChunkError, chunk_spans, connect, stylize_chunks
 
     size = job.config.size  # workers get frames at the output size: less to ship
     frames = [
@@ -219,6 +262,11 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
         try:
             chunks = stylize_chunks(frames, spans, job.styles, job.config, job.settings, workers, finished)
             for chunk, images, _worker in chunks:
+                if isinstance(images, ChunkError):  # its frames stay missing; every other chunk is kept
+                    a, b = spans[chunk]
+                    job.failed.append(f"frames {indices[a]}-{indices[b - 1]} failed: {images}")
+                    _warn(job.failed[-1])
+                    continue
                 results[chunk] = images
                 bar.update(_write_ready(job, spans, indices, results))
                 if interrupts.received:
@@ -253,7 +301,7 @@ def _finish(job: Job, interrupts: Interrupts) -> int:
     ready = _ready(job)
     if not ready:
         print("stylecore video: no frame finished; nothing written", file=sys.stderr)
-        return 130 if interrupts.received else 1
+        return interrupts.exit_code() if interrupts.received else 1
     fps = job.selection.fps(job.info.fps)
     audio = (job.args.input, *job.selection.span(job.info.fps, len(ready))) if job.info.audio else None
     try:
@@ -262,10 +310,12 @@ def _finish(job: Job, interrupts: Interrupts) -> int:
         print(f"stylecore video: error: {exc} (the frames are in {job.cache.folder})", file=sys.stderr)
         return 1
     print(_summary(job, len(ready), fps))
-    if interrupts.received:
-        _warn(f"{interrupts.received}: wrote the first {len(ready)} of {job.total or '?'} frames; "
+    complete = bool(job.total) and len(ready) == job.total
+    if job.failed or (interrupts.received and not complete):
+        stop = f"{interrupts.received}: " if interrupts.received else f"{len(job.failed)} failed; "
+        _warn(f"{stop}wrote the first {len(ready)} of {job.total or '?'} frames; "
               f"run the same command again to go on ({job.cache.folder} holds them)")  # fmt: skip
-        return 128 + signal.Signals[interrupts.received].value
+        return interrupts.exit_code() if interrupts.received else 1
     if not job.args.keep_frames:
         job.cache.remove()
     return 0

@@ -85,6 +85,8 @@ class StyleConfig:
                 _check_number("style_blend", weight, positive=False)
             if sum(self.style_blend) <= 0:
                 raise ConfigError("style_blend needs at least one weight > 0")
+            if not math.isfinite(sum(self.style_blend)):  # 1e308,1e308: each finite, their sum is not
+                raise ConfigError("style_blend weights are too large to add up; give them as shares, e.g. 0.7,0.3")
         for name in ("optimizer", "init", "device", "preserve_colors", "precision", "style_loss"):
             _check_choice(name, getattr(self, name))
 

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import ImageError
+from .outputs import atomic_file
 from .sizing import fit_long_side
 
 #: Refuse inputs above this many pixels (about 8000 x 8000) before decoding them.
@@ -29,6 +30,7 @@ def open_image(
     max_pixels: int = MAX_INPUT_PIXELS,
     max_side: int | None = None,
     name: str | None = None,
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> Image.Image:
     """Decode an image file to 8-bit RGB, upright, alpha composited onto white.
 
@@ -38,6 +40,7 @@ def open_image(
         max_side: shrink so the long side is at most this; JPEGs are decoded at a
             reduced scale (``draft``), so a large photo never exists at full size.
         name: how messages call the file (default: the path as given).
+        background: what transparent pixels become (white for photos).
 
     Raises:
         ImageError: missing, not an image, truncated, or too large.
@@ -68,7 +71,7 @@ def open_image(
         raise ImageError(f"{name}: image is too large (over {max_pixels:,} pixels)") from None
     except (OSError, SyntaxError, ValueError):  # truncated or corrupt data
         raise ImageError(f"{name}: the image data is damaged or truncated") from None
-    image = to_rgb(image)
+    image = to_rgb(image, background)
     if max_side is not None and max(full) > max_side:
         image = image.resize(_fitted(full, max_side), Image.Resampling.LANCZOS)
     return image
@@ -88,8 +91,8 @@ def _check_size(image: Image.Image, name: object, max_pixels: int) -> None:
         raise ImageError(f"{name}: image is {width}x{height}, over the {max_pixels:,}-pixel limit")
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> RGB; transparency is composited onto white."""
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any Pillow mode -> RGB; transparency is composited onto ``background`` (white)."""
     if image.mode in _HIGH_BIT_MODES:
         # Pillow's own conversion clips 16-bit data to 255, turning it white.
         # float32 holds 16-bit values exactly at half float64's memory.
@@ -100,8 +103,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "La", "RGBa"):
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
+        canvas = Image.new("RGBA", image.size, (*background, 255))
+        image = Image.alpha_composite(canvas, image.convert("RGBA"))
     return image.convert("RGB")
 
 
@@ -134,8 +137,11 @@ def tensor_to_array(image: Tensor) -> np.ndarray[Any, np.dtype[np.uint8]]:
 
 
 def load_mask(source: str | Path | IO[bytes]) -> Tensor:
-    """A greyscale region mask (white = inside) as (1, 1, H, W) float in [0, 1]; colour images are greyed."""
-    grey = open_image(source).convert("L")
+    """A greyscale region mask (white = inside) as (1, 1, H, W) float in [0, 1]; colour images are greyed.
+
+    Transparency means outside: a mask's transparent pixels count as black, not as the white a photo gets.
+    """
+    grey = open_image(source, background=(0, 0, 0)).convert("L")
     return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0)[None, None].contiguous()
 
 
@@ -146,7 +152,7 @@ def load_image(source: str | Path | IO[bytes], size: int | None = None) -> Tenso
 
 
 def save_image(image: Tensor | Image.Image, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
-    """Save as PNG with text metadata (e.g. which weights made it); creates folders."""
+    """Save as PNG with text metadata (e.g. which weights made it), atomically; creates folders."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ImageError(f"{path}: output must be a .png file")
@@ -155,5 +161,6 @@ def save_image(image: Tensor | Image.Image, path: str | Path, metadata: Mapping[
     for key, value in (metadata or {}).items():
         info.add_text(key, value)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pil.save(path, format="PNG", pnginfo=info)
+    with atomic_file(path) as temp:  # a crash leaves the old file or the new one, never half
+        pil.save(temp, format="PNG", pnginfo=info)
     return path

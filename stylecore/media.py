@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import StylecoreError
 from .extras import require
+from .outputs import VIDEO_TAG, atomic_file
 
 Frame = np.ndarray[Any, np.dtype[np.uint8]]  # (H, W, 3) RGB
 VIDEO_SUFFIXES = (".mp4", ".mkv")  # containers we write H.264 into
@@ -111,10 +112,17 @@ def write_video(
     """Encode ``frames`` as H.264 at ``fps``; with ``audio`` = (source, start s, end s), its sound too.
 
     Odd widths or heights lose their last row or column (yuv420p needs even sizes). Returns the
-    number of frames written; the file is complete (playable) when this returns, even for zero.
+    number of frames written; the file is complete (playable) when this returns, even for zero. It is
+    written beside ``path`` and renamed onto it at the end, so ``path`` is never half a video.
     """
+    with atomic_file(path) as temp:  # a failed or killed encode leaves the earlier result whole
+        return _encode(temp, frames, fps, audio)
+
+
+def _encode(path: Path, frames: Iterable[Frame], fps: Fraction, audio: tuple[Path, float, float] | None) -> int:
     av = _av()
     with av.open(str(path), "w") as out:
+        out.metadata[VIDEO_TAG[0]] = VIDEO_TAG[1]  # how --overwrite knows the file is ours
         video: Any = None
         sound = _AudioCopy(out, *audio) if audio is not None else None
         count = 0

@@ -7,8 +7,11 @@ measured peak RSS (``tests/benchmarks/memory_probe.py``; see README).
 
 from __future__ import annotations
 
+import os
+
 from .config import StyleConfig
 from .engine import LBFGS_HISTORY
+from .errors import ConfigError
 from .extractor import VGG19_LAYERS, trunk_shapes
 from .sizing import MIN_SIDE
 
@@ -54,3 +57,53 @@ def largest_fitting_side(height: int, width: int, config: StyleConfig, budget_by
             return side
         side -= 16
     return MIN_SIDE
+
+
+#: The most pixels any image a run builds may have (about 8000 x 8000), whatever the memory.
+MAX_PIXELS = 64_000_000
+
+
+def memory_budget(device: str = "cpu") -> int:
+    """Bytes a run may use: 90% of the GPU's memory on CUDA, else 90% of the host's RAM."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.get_device_properties(0).total_memory * 0.9)
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
+        total = 8 * 2**30
+    return int(total * 0.9)
+
+
+def check_image_size(
+    height: int, width: int, what: str, config: StyleConfig | None = None, *, forward_only: bool = False,
+    budget: int | None = None,
+) -> None:  # fmt: skip
+    """Refuse, before anything is decoded or allocated, an image over :data:`MAX_PIXELS` or the memory budget.
+
+    Args:
+        height, width: the size the image would have.
+        what: how the message names it, e.g. "style image 1 at style_scale 100".
+        config: with it, the run's estimated peak memory must also fit ``budget``.
+        forward_only: the image only goes through VGG once, without backward (a style image).
+        budget: bytes allowed (default :func:`memory_budget` of the host).
+
+    Raises:
+        ConfigError: one sentence saying the size, the limit and what to lower.
+    """
+    if height * width > MAX_PIXELS:
+        raise ConfigError(f"{what} would be {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit; make it smaller")
+    if config is None:
+        return
+    budget = memory_budget() if budget is None else budget
+    if forward_only:
+        deepest = max(config.layers, key=VGG19_LAYERS.__getitem__)
+        need = weight_bytes(deepest) + 4 * activation_elements(height, width, deepest) + FIXED_OVERHEAD
+    else:
+        need = estimate_peak_bytes(height, width, config)
+    if need > budget:
+        raise ConfigError(
+            f"{what} would be {width}x{height} px and need about {need / 2**30:.1f} GiB of memory, more than the "
+            f"{budget / 2**30:.1f} GiB available; lower --size or --style-scale"
+        )

@@ -84,9 +84,9 @@ class PhotoWorker(_Worker):
                 image = stylize(content, self.styles, self.config, extractor=self.extractor).image
                 images.append(tensor_to_array(image))
                 errors.append("")
-            except StylecoreError as exc:
+            except Exception as exc:  # one bad photo comes back as its error, the others go on
                 images.append(np.zeros((1, 1, 3), np.uint8))
-                errors.append(str(exc))
+                errors.append(str(exc) if isinstance(exc, StylecoreError) else f"{type(exc).__name__}: {exc}")
         count = len(errors)
         return {"key": batch["key"], "image": images, "error": errors, "worker": [self.name] * count,
                 "weights": [self.extractor.weights.label] * count}  # fmt: skip
@@ -100,12 +100,17 @@ class ChunkWorker(_Worker):
         self.settings = settings
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        chunks = []
+        chunks, errors = [], []
         for frames in batch["frames"]:
             tensors = (array_to_tensor(pixels) for pixels in frames)
-            results = stylize_frames(tensors, self.styles, self.config, self.settings, extractor=self.extractor)
-            chunks.append(np.stack([tensor_to_array(image) for image in results]))
-        return {"key": batch["key"], "frames": chunks, "worker": [self.name] * len(chunks)}
+            try:
+                results = stylize_frames(tensors, self.styles, self.config, self.settings, extractor=self.extractor)
+                chunks.append(np.stack([tensor_to_array(image) for image in results]))
+                errors.append("")
+            except Exception as exc:  # a failed chunk comes back as its error; others are kept
+                chunks.append(np.zeros((1, 1, 1, 3), np.uint8))
+                errors.append(str(exc) if isinstance(exc, StylecoreError) else f"{type(exc).__name__}: {exc}")
+        return {"key": batch["key"], "frames": chunks, "error": errors, "worker": [self.name] * len(chunks)}
 
 
 def _map(items: list[dict[str, Any]], worker: type, workers: Workers, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -156,12 +161,22 @@ def stylize_chunks(
     settings: VideoSettings,
     workers: Workers,
     skip: frozenset[int] = frozenset(),
-) -> Iterator[tuple[int, np.ndarray, str]]:
-    """(chunk, its stylised frames (n, H, W, 3), worker) for each span not in ``skip``, as they finish."""
+) -> Iterator[tuple[int, np.ndarray | ChunkError, str]]:
+    """(chunk, its stylised frames (n, H, W, 3), worker) for each span not in ``skip``, as they finish.
+
+    A chunk that failed comes back as a :class:`ChunkError` instead of its frames.
+    """
     items = [{"key": i, "frames": np.stack(frames[a:b])} for i, (a, b) in enumerate(spans) if i not in skip]
     kwargs = {"styles": list(styles), "config": config, "settings": settings}
     for row in _map(items, ChunkWorker, workers, **kwargs):
-        yield int(row["key"]), np.asarray(row["frames"]), str(row["worker"])
+        if str(row["error"]):
+            yield int(row["key"]), ChunkError(str(row["error"])), str(row["worker"])
+        else:
+            yield int(row["key"]), np.asarray(row["frames"]), str(row["worker"])
+
+
+class ChunkError(StylecoreError):
+    """A video chunk that failed on its worker (the message says why)."""
 
 
 def assemble(

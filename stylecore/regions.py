@@ -26,8 +26,14 @@ def check_mask(mask: Tensor, what: str) -> Mask:
         mask = mask[None, None]
     elif mask.dim() == 3:
         mask = mask[None]
+    if mask.dim() == 4 and mask.shape[:2] == (1, 1) and not mask.is_floating_point():
+        raise ConfigError(f"{what} must be a float tensor in [0, 1], got {mask.dtype}; divide an 8-bit mask by 255")
     if mask.dim() != 4 or mask.shape[:2] != (1, 1) or not mask.is_floating_point():
         raise ConfigError(f"{what} must be a float greyscale tensor (H, W) or (1, 1, H, W), got {tuple(mask.shape)}")
+    if mask.numel() == 0:
+        raise ConfigError(f"{what} has no pixels ({tuple(mask.shape[-2:])}); give a mask with at least one pixel")
+    if not bool(torch.isfinite(mask).all()):
+        raise ConfigError(f"{what} holds NaN or infinite values; give values in [0, 1]")
     if float(mask.max()) <= 0:
         raise ConfigError(f"{what} is all black: its style would apply nowhere")
     return mask.detach().float().clamp(0, 1)

@@ -23,7 +23,7 @@ from .config import StyleConfig
 from .engine import LossTerms, PixelOptimizer, build_terms, initial_image, resize, to_long_side
 from .errors import ConfigError
 from .extractor import VGGExtractor, min_side, vgg19_extractor
-from .memory import estimate_peak_bytes, largest_fitting_side
+from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side, memory_budget
 from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
 from .terms import LossTerm
@@ -107,6 +107,7 @@ def plan_run(
         raise ConfigError("at least one style image is required")
     height, width = photo.shape[-2:]
     scales = tuple(scale_plan(height, width, config))
+    _check_sizes(scales, style_list, config, device)
     shrink, notices = _fit_gpu_memory(scales[-1], config, device)
     bf16 = config.precision == "bf16" or (
         config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -118,6 +119,21 @@ def plan_run(
     start = None if init is None else resize(_as_batch(init, "init").to(device), height, width)
     return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
                    shrink, tuple(notices), masks, style_masks, start, tuple(terms))  # fmt: skip
+
+
+def _check_sizes(
+    scales: Sequence[tuple[int, int, int]], styles: Sequence[Tensor], config: StyleConfig, device: torch.device
+) -> None:
+    """Every image the run will build (each scale, each style at ``style_scale``) fits, before any is made."""
+    budget = memory_budget(device.type)
+    for height, width, _ in scales:
+        # On CUDA the output is shrunk to fit instead (_fit_gpu_memory); only the pixel limit holds there.
+        check_image_size(height, width, "the output", None if device.type == "cuda" else config, budget=budget)
+        side = round(config.style_scale * max(height, width))
+        for number, style in enumerate(styles, start=1):
+            what = f"style image {number} at style_scale {config.style_scale:g}"
+            sized = fit_long_side(style.shape[-2], style.shape[-1], side)
+            check_image_size(*sized, what, config, forward_only=True, budget=budget)
 
 
 def _check_regions(

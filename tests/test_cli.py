@@ -81,7 +81,7 @@ def test_bad_option_values(tmp_path: Path, capsys, option: list[str], needle: st
     [
         ("/sys/out.png", "cannot write there"),
         ("{tmp}/a_file.txt/out.png", "cannot write there"),
-        ("{examples}/chelsea.png", "is one of the input images"),
+        ("{examples}/chelsea.png", "would overwrite the input"),
     ],
 )
 def test_bad_outputs_are_refused_before_the_run(tmp_path: Path, capsys, monkeypatch, output: str, needle: str) -> None:
@@ -135,7 +135,7 @@ def test_interrupt_while_starting_up_is_one_line(capsys, monkeypatch) -> None:
 
     monkeypatch.setattr("stylecore.cli.build_parser", interrupted_parser)
     assert main(["c.jpg", "s.jpg", "-o", "o.png"]) == 130
-    assert capsys.readouterr().err == "stylecore: interrupted\n"
+    assert capsys.readouterr().err == "stylecore: interrupted by SIGINT\n"
 
 
 @pytest.mark.slow

@@ -1,0 +1,166 @@
+"""The one rule for every file the commands write: never an input, never someone else's file, never half.
+
+* :class:`WritePlan` lists every path a command will write and every path it reads; :meth:`WritePlan.check`
+  refuses, before any work, a write that is one of the reads (same resolved path, or the same inode
+  through a hard link or symlink) or that would replace a file this tool did not make.
+* :func:`made_by_stylecore` recognises our files by the metadata we write into them: the PNG text chunk
+  ``stylecore:config`` (:func:`stylecore.config.provenance`) or the video tag :data:`VIDEO_TAG`.
+* :func:`atomic_file` writes to a temporary file in the target's folder, fsyncs it and renames it into
+  place, so a crash or a kill leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import StylecoreError
+
+#: Container metadata key and value our videos carry (MP4 writes "comment" as its ``©cmt`` atom).
+VIDEO_TAG = ("comment", "made by stylecore")
+PNG_KEY = "stylecore:config"  # the text chunk every PNG we write carries
+PARTIAL = ".stylecore-partial-"  # prefix of temporary files; a SIGKILL can leave one behind
+
+
+def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """(resolved path, (st_dev, st_ino) or None when nothing is there)."""
+    try:
+        st = os.stat(path)
+        inode: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        inode = None
+    return str(path.resolve()), inode
+
+
+def _empty(path: Path) -> bool:
+    """A 0-byte regular file (a result cut short before its first byte): nothing in it to keep."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_size == 0 and stat.S_ISREG(st.st_mode)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one file: same resolved path, or the same inode (hard links)."""
+    (pa, ia), (pb, ib) = _identity(a), _identity(b)
+    return pa == pb or (ia is not None and ia == ib)
+
+
+def made_by_stylecore(path: Path) -> bool:
+    """True when ``path`` is a PNG or video this tool wrote (it carries our metadata)."""
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return PNG_KEY in image.info  # chunks before the pixels: a cut-short result of ours still says so
+        except Exception:  # anything unreadable is not ours
+            return False
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            tags = {key.lower(): value for key, value in container.metadata.items()}  # MKV upper-cases keys
+            return bool(tags.get(VIDEO_TAG[0]) == VIDEO_TAG[1])
+    except Exception:  # not a video we can read, or PyAV missing
+        return False
+
+
+def decodes(path: Path) -> bool:
+    """True when the image at ``path`` decodes to the end (a resumed run redoes a truncated one)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except Exception:  # any failure means: not a finished result
+        return False
+
+
+@dataclass
+class WritePlan:
+    """Every path a command reads and writes, checked against each other before any work."""
+
+    reads: list[Path] = field(default_factory=list)
+    writes: list[Path] = field(default_factory=list)  # files replaced only when we made them
+    families: list[tuple[Path, Callable[[str], bool], str]] = field(default_factory=list)  # (folder, name test, what)
+
+    def read(self, *paths: Path | None) -> None:
+        self.reads.extend(p for p in paths if p is not None and str(p) != "-")
+
+    def write(self, *paths: Path) -> None:
+        self.writes.extend(paths)
+
+    def write_matching(self, folder: Path, matches: Callable[[str], bool], what: str) -> None:
+        """Files in ``folder`` whose names ``matches`` (e.g. snapshots: too many to list one by one)."""
+        self.families.append((folder, matches, what))
+
+    def check(self) -> None:
+        """Refuse, with one sentence, a write that is an input or replaces a file this tool did not make."""
+        reads = [(p, *_identity(p)) for p in self.reads]
+        for target in [*self.writes, *self._family_files()]:
+            resolved, inode = _identity(target)
+            for source, path, ino in reads:
+                if resolved == path or (inode is not None and inode == ino):
+                    raise StylecoreError(f"{target} would overwrite the input {source}; choose another output name")
+            if os.path.lexists(target) and not _empty(target) and not made_by_stylecore(target):
+                raise StylecoreError(
+                    f"{target} exists and was not made by stylecore, so it is kept; move it or choose another name"
+                )
+
+    def _family_files(self) -> Iterator[Path]:
+        """Files already there that a family would write, and the reads that fall in one."""
+        for folder, matches, _ in self.families:
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    if matches(entry.name):
+                        yield folder / entry.name
+            for source in self.reads:  # an input named like a snapshot, possibly not yet resolved
+                if same_file(source.parent, folder) and matches(source.name):
+                    yield folder / source.name
+
+
+def check_no_inputs_inside(folder: Path, reads: Iterable[Path], what: str) -> None:
+    """Refuse a folder this tool fills (a cache) that holds one of the inputs."""
+    root = str(folder.resolve())
+    for source in reads:
+        if str(source.resolve()).startswith(root + os.sep):
+            raise StylecoreError(f"{what} {folder} holds the input {source}; choose another folder")
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it onto ``path``.
+
+    The temporary name keeps the suffix, so writers that pick a format by extension still do.
+    On any exception (a KeyboardInterrupt too) the temporary file is removed and ``path`` is untouched.
+    A symlink at ``path`` is replaced, never followed.
+    """
+    path = Path(path)
+    temp = path.with_name(f"{PARTIAL}{os.getpid()}-{path.name}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)  # a leftover of an earlier run of this pid, or a planted link: removed, not followed
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666))
+    try:
+        yield temp
+        fd = os.open(temp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    with contextlib.suppress(OSError):  # the rename itself survives a power cut once the folder is synced
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
