@@ -403,10 +403,23 @@ BLOCK_VIDEO = """
 import pathlib, sys, time
 import av
 flag = pathlib.Path(sys.argv[1])
-def block(*args, **kwargs):  # the container is open on the target; hang before the first frame
-    flag.write_text("writing")
-    time.sleep(600)
-av.VideoFrame.from_ndarray = block
+real_open = av.open
+class Blocking:  # the output container, hanging once its header and first packets are in the file
+    def __init__(self, container):
+        self._c = container
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+    def __enter__(self):
+        self._c.__enter__()
+        return self
+    def __exit__(self, *exc):
+        return self._c.__exit__(*exc)
+    def mux(self, packets):
+        self._c.mux(packets)
+        if packets:
+            flag.write_text("writing")
+            time.sleep(600)
+av.open = lambda path, mode="r", **kw: Blocking(real_open(path, mode, **kw)) if mode == "w" else real_open(path, mode, **kw)
 from stylecore.cli import main
 sys.exit(main(sys.argv[2:]))
 """
