@@ -110,7 +110,7 @@ class FrameCache:
     def _unreadable(self, index: int, exc: StylecoreError) -> StylecoreError:
         return StylecoreError(
             f"cached frame {self.path(index).name} in {self.folder} cannot be read ({exc}); "
-            f"delete {self.folder} to make the frames again"
+            f"delete {self.folder} so they are done again"
         )
 
     def save(self, index: int, image: Tensor) -> None:

@@ -93,7 +93,10 @@ def check_image_size(
         ConfigError: one sentence saying the size, the limit and what to lower.
     """
     if height * width > MAX_PIXELS:
-        raise ConfigError(f"{what} would be {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit; make it smaller")
+        raise ConfigError(
+            f"{what} would be {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit; "
+            "lower --size or --style-scale, or use a smaller file"
+        )
     if config is None:
         return
     budget = memory_budget() if budget is None else budget

@@ -304,7 +304,7 @@ def test_video_frames_from_the_header_go_through_the_pixel_limit(tmp_path: Path)
 
     args = argparse.Namespace(input=Path("huge.mov"))
     info = VideoInfo(Fraction(25), 2, 12000, 12000, None)
-    with pytest.raises(StylecoreError, match="huge.mov: each frame would be 12000x12000 px, over the"):
+    with pytest.raises(StylecoreError, match=r"huge\.mov: each frame would be 12000x12000 px, over the"):
         _check_frames(args, info, Selection(), StyleConfig(size=32), VideoSettings())
 
 
@@ -369,7 +369,8 @@ def test_batch_workers_zero_is_refused_locally(tmp_path: Path, capsys) -> None:
     photos = tmp_path / "p"
     photos.mkdir()
     photo(photos / "a.png", 1)
-    assert main(["batch", str(photos), str(photo(tmp_path / "s.png")), "-o", str(tmp_path / "o"), "--workers", "0"]) == 1
+    style = photo(tmp_path / "s.png")
+    assert main(["batch", str(photos), str(style), "-o", str(tmp_path / "o"), "--workers", "0"]) == 1
     assert "--workers must be at least 1" in error_line(capsys)
 
 
@@ -419,7 +420,9 @@ class Blocking:  # the output container, hanging once its header and first packe
         if packets:
             flag.write_text("writing")
             time.sleep(600)
-av.open = lambda path, mode="r", **kw: Blocking(real_open(path, mode, **kw)) if mode == "w" else real_open(path, mode, **kw)
+def opened(path, mode="r", **kw):
+    return Blocking(real_open(path, mode, **kw)) if mode == "w" else real_open(path, mode, **kw)
+av.open = opened
 from stylecore.cli import main
 sys.exit(main(sys.argv[2:]))
 """
