@@ -467,3 +467,71 @@ def test_a_signal_during_the_final_encode_keeps_the_earlier_video(clip, tmp_path
         assert code == 143  # not 130: the exit says which signal
     after = {k: v for k, v in hashes(tmp_path).items() if not k.startswith((".stylecore-partial-", "o.frames"))}
     assert after == before
+
+
+# --- Failures stay local: Ray results, a failing chunk, a failing frame --------------------------------------
+
+
+def test_a_ray_batch_keeps_every_result_that_came_back_when_ray_fails(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Ray itself raising after the first result: that result is written, the rest reported, exit 1."""
+    import stylecore.ray_backend as rb
+
+    photos = tmp_path / "p"
+    photos.mkdir()
+    for i, name in enumerate(["a.png", "b.png", "c.png"]):
+        photo(photos / name, i)
+
+    def results(files, styles, config, workers):
+        keys = [key for key, _, _ in files]
+        yield rb.PhotoResult(keys[0], np.zeros((8, 8, 3), np.uint8), "", "w", "random:0")
+        raise RuntimeError("actor died")
+
+    monkeypatch.setattr(rb, "connect", lambda workers: rb.Workers(1, 0.0, 1))
+    monkeypatch.setattr(rb, "stylize_photos", results)
+    style = photo(tmp_path / "s.png", 4)
+    assert main(["batch", str(photos), str(style), "-o", str(tmp_path / "o"), "--backend", "ray", *FAST]) == 1
+    captured = capsys.readouterr()
+    assert "1 written, 0 already there, 2 failed" in captured.out and "actor died" in captured.err
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["a.png"]
+
+
+def test_a_ray_video_keeps_the_chunks_that_came_back(clip, tmp_path: Path, capsys, monkeypatch) -> None:
+    import stylecore.ray_backend as rb
+
+    def chunks(frames, spans, *args):
+        a, b = spans[0]
+        yield 0, np.stack([np.full((32, 48, 3), 80, np.uint8)] * (b - a)), "w"
+        yield 1, rb.ChunkError("RuntimeError: the worker fell over"), "w"
+
+    monkeypatch.setattr(rb, "connect", lambda workers: rb.Workers(1, 0.0, 1))
+    monkeypatch.setattr(rb, "stylize_chunks", chunks)
+    out = tmp_path / "o.mp4"
+    assert main(_video(clip, out, "--backend", "ray", "--chunk", "2", "--overlap", "0")) == 1
+    err = capsys.readouterr().err
+    assert "frames 2-2 failed: RuntimeError: the worker fell over" in err and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "o.frames").glob("0*.png")) == ["000000.png", "000001.png"]
+    assert out.is_file()  # the two finished frames, playable
+
+
+def test_a_frame_raising_anything_is_one_line_and_keeps_the_frames_done(clip, tmp_path: Path, capsys, monkeypatch):
+    from stylecore.video import FrameChain
+
+    real = FrameChain.start
+
+    def start(self, frame):
+        if self.started:
+            raise RuntimeError("flow exploded")
+        return real(self, frame)
+
+    monkeypatch.setattr(FrameChain, "start", start)
+    assert main(_video(clip, tmp_path / "o.mp4")) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: flow exploded" in err and "Traceback" not in err
+    assert [p.name for p in (tmp_path / "o.frames").glob("0*.png")] == ["000000.png"]
+
+
+def test_a_damaged_cached_frame_names_the_cache(clip, tmp_path: Path, capsys) -> None:
+    assert main(_video(clip, tmp_path / "o.mp4", "--end", "1", "--keep-frames")) == 0
+    (tmp_path / "o.frames" / "000000.png").write_bytes(b"not a png")
+    assert main(_video(clip, tmp_path / "o.mp4", "--end", "2")) == 1
+    assert f"in {tmp_path / 'o.frames'} cannot be read" in error_line(capsys)
