@@ -535,3 +535,20 @@ def test_a_damaged_cached_frame_names_the_cache(clip, tmp_path: Path, capsys) ->
     (tmp_path / "o.frames" / "000000.png").write_bytes(b"not a png")
     assert main(_video(clip, tmp_path / "o.mp4", "--end", "2")) == 1
     assert f"in {tmp_path / 'o.frames'} cannot be read" in error_line(capsys)
+
+
+def test_ctrl_c_in_a_batch_exits_130_and_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
+    import stylecore.cli_batch as cli_batch
+
+    photos = tmp_path / "p"
+    photos.mkdir()
+    photo(photos / "a.png", 1), photo(photos / "b.png", 2)
+
+    def interrupted(path, styles, config, extractor, interrupts):
+        interrupts.received = "SIGINT"  # what the handler records for a Ctrl-C during a photo
+        return torch.rand(1, 3, 8, 8)
+
+    monkeypatch.setattr(cli_batch, "_one", interrupted)
+    assert main(["batch", str(photos), str(photo(tmp_path / "s.png")), "-o", str(tmp_path / "o"), *FAST]) == 130
+    assert "stopped by SIGINT; run the same command again to go on" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "a.png").exists()  # a half-done photo is not a result
