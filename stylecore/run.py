@@ -134,6 +134,11 @@ def _check_sizes(
             what = f"style image {number} at style_scale {config.style_scale:g}"
             sized = fit_long_side(style.shape[-2], style.shape[-1], side)
             check_image_size(*sized, what, config, forward_only=True, budget=budget)
+            if min(sized) < (need := min_side(config.layers)):
+                raise ConfigError(
+                    f"{what} would be {sized[1]}x{sized[0]} px, and the style layers need {need} px on each side; "
+                    "use a style image that is less thin, or a larger --style-scale"
+                )
 
 
 def _check_regions(

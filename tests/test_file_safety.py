@@ -552,3 +552,10 @@ def test_ctrl_c_in_a_batch_exits_130_and_says_so(tmp_path: Path, capsys, monkeyp
     assert main(["batch", str(photos), str(photo(tmp_path / "s.png")), "-o", str(tmp_path / "o"), *FAST]) == 130
     assert "stopped by SIGINT; run the same command again to go on" in capsys.readouterr().err
     assert not (tmp_path / "o" / "a.png").exists()  # a half-done photo is not a result
+
+
+def test_a_one_pixel_wide_style_is_named_as_the_style(tmp_path: Path, capsys) -> None:
+    content = photo(tmp_path / "c.png", 1)
+    Image.new("RGB", (1, 64), "red").save(tmp_path / "thin.png")
+    assert main([str(content), str(tmp_path / "thin.png"), "-o", str(tmp_path / "o.png"), *FAST]) == 1
+    assert "style image 1 at style_scale 1 would be 1x32 px" in error_line(capsys)
