@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,7 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
     if not photos:
         return
     workers = connect(batch.args.workers)
+    workers = replace(workers, count=min(workers.count, len(photos)))  # no idle actors (Ray warns about them)
     by_key = {str(i): photo for i, photo in enumerate(photos)}
     files = ((key, photo.name, photo.read_bytes()) for key, photo in by_key.items())
     results = stylize_photos(files, batch.styles, batch.config, workers)

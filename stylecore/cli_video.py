@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,6 +254,7 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
     indices = [job.index(k) for k in range(len(frames))]
     finished = frozenset(c for c, span in enumerate(spans) if all(job.cache.has(indices[k]) for k in range(*span)))
     workers = connect(job.args.workers)
+    workers = replace(workers, count=max(1, min(workers.count, len(spans) - len(finished))))  # no idle actors
     results: dict[int, Any] = {}
     started = time.perf_counter()
     with _bar(job, "frame", 0) as bar:

@@ -121,7 +121,7 @@ def _map(items: list[dict[str, Any]], worker: type, workers: Workers, **kwargs: 
         batch_size=1,  # one photo or chunk per call: sizes differ, and the next waits for a free worker
         num_cpus=workers.threads,
         num_gpus=workers.gpus,
-        compute=ray.data.ActorPoolStrategy(size=max(1, min(workers.count, len(items)))),  # no idle actors
+        compute=ray.data.ActorPoolStrategy(size=workers.count),
     )
     yield from dataset.iter_rows()  # in the order they finish
 
