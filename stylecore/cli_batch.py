@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cli import Interrupts, _Parser, add_run_settings, config_from_args, save_or_fallback
+from .cli import Interrupts, _Parser, _warn, add_run_settings, config_from_args, save_or_fallback
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -82,6 +82,7 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     summary = Summary()
     try:
         config = config_from_args(args)
+        _warn_untrained(config.weights)
         photos = inputs(args.input)
         if not photos:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -95,6 +96,15 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         return 1
     print(f"stylecore batch: {summary.line()} in {args.output}")
     return 0 if not summary.failed and not interrupts.received else 1
+
+
+def _warn_untrained(weights: str | None) -> None:
+    """The other commands' warning, once for either backend (Ray's workers load the model out of sight)."""
+    from .weights import resolve_weights
+
+    source = resolve_weights(weights)
+    if not source.trained:
+        _warn(f"using {source.label}")
 
 
 def _run_local(batch: Batch, photos: list[Path]) -> None:

@@ -93,7 +93,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _HIGH_BIT_MODES:
         # Pillow's own conversion clips 16-bit data to 255, turning it white.
         # float32 holds 16-bit values exactly at half float64's memory.
-        array = np.asarray(image, dtype=np.float32)
+        array = np.array(image, dtype=np.float32)  # a copy: asarray of a float32 image is a read-only view
         array *= 255.0 / _HIGH_BIT_MODES[image.mode]
         np.clip(array, 0, 255, out=array)
         image = Image.fromarray(np.rint(array, out=array).astype(np.uint8), "L")
