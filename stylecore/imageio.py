@@ -93,13 +93,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _HIGH_BIT_MODES:
         # Pillow's own conversion clips 16-bit data to 255, turning it white.
         # float32 holds 16-bit values exactly at half float64's memory.
-        array = np.array(image, dtype=np.float32)  # a copy: asarray of a float32 image is a read-only view
+        array = np.asarray(image, dtype=np.float32)
+        if not array.flags.writeable:  # a float32 image (mode F) comes back as a read-only view of itself
+            array = array.copy()
         array *= 255.0 / _HIGH_BIT_MODES[image.mode]
         np.clip(array, 0, 255, out=array)
         image = Image.fromarray(np.rint(array, out=array).astype(np.uint8), "L")
+    if image.mode == "La":  # Pillow converts premultiplied LA to no other mode; on white it is L + 255 - A
+        grey, alpha = (np.asarray(band, dtype=np.int16) for band in image.split())
+        image = Image.fromarray(np.clip(grey + 255 - alpha, 0, 255).astype(np.uint8), "L")
     if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "La", "RGBa"):
+    if image.mode in ("RGBA", "RGBa"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
     return image.convert("RGB")

@@ -76,6 +76,9 @@ def _open(path: Path) -> Any:
     if not container.streams.video:
         container.close()
         raise StylecoreError(f"{path.name}: has no video stream")
+    if container.streams.video[0].codec_context is None:  # a damaged header: PyAV found no codec to open
+        container.close()
+        raise StylecoreError(f"{path.name}: the video stream has no codec FFmpeg can decode (damaged file?)")
     return container
 
 
