@@ -63,18 +63,18 @@ def build_terms(
     extra: Sequence[LossTerm] = (),
 ) -> list[LossTerm]:
     """``config``'s terms (style per region when ``regions`` are given) and ``extra``, targets set from these images."""
-    terms = check_term_names([*default_terms(config, regions, style_regions), *extra])
+    terms = [*default_terms(config, regions, style_regions), *extra]
+    check_term_names(terms)
     set_targets(terms, extract, content, styles, config)
     return terms
 
 
-def check_term_names(terms: Sequence[LossTerm]) -> Sequence[LossTerm]:
-    """``terms`` if their names differ; losses are reported by name, so a repeated one would hide a term."""
+def check_term_names(terms: Sequence[LossTerm]) -> None:
+    """Refuse repeated term names: losses are reported and summed by name, so one would hide another."""
     names = [term.name for term in terms]
     repeated = sorted({name for name in names if names.count(name) > 1 or name == "total"})
     if repeated:
         raise ConfigError(f"loss term name {repeated[0]!r} is taken (each term needs its own name, and not 'total')")
-    return terms
 
 
 def objective(features: Mapping[str, Tensor], image: Tensor, terms: Sequence[LossTerm]) -> dict[str, Tensor]:
