@@ -38,6 +38,7 @@ from stylecore.config import provenance
 from stylecore.imageio import load_mask
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
+from stylecore.regions import check_mask
 from stylecore.run import Progress, StyleRun
 
 from .outputs import OutputDir, seal
@@ -146,13 +147,13 @@ def read_region(upload: Upload | Rejected | None, *, painted: bool) -> Tensor | 
         return None
     if isinstance(upload, Rejected):
         raise StylecoreError(upload.message)
-    if not painted:
-        return load_mask(upload.path)
+    if not painted:  # an uploaded mask follows the core's rule (all black is refused)
+        return check_mask(load_mask(upload.path), upload.name)
     with Image.open(upload.path) as layer:  # its size was checked from the header
         alpha = layer.getchannel("A") if "A" in layer.getbands() else layer.convert("L")
         mask = torch.from_numpy(np.asarray(alpha, dtype=np.float32) / 255.0)[None, None]
     if float(mask.max()) == 0:
-        return None  # nothing painted
+        return None  # nothing painted: no region, which is not an all-black mask
     return mask
 
 

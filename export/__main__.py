@@ -117,13 +117,16 @@ def export_and_check(request: Request, extractor: VGGExtractor) -> tuple[dict[st
 def profile(args: argparse.Namespace, extractor: VGGExtractor, path: Path, metadata: dict[str, Any],
             parity: list[checks.ParityRow]) -> str:  # fmt: skip
     providers = metadata["checks"]["providers"]
-    ops = profiling.profile_ort(path, args.out, size=args.profile_size, runs=args.runs, opt_level=args.opt_level)
+    layers = extractor.layers  # what was exported, which need not be the default layers
+    ops = profiling.profile_ort(
+        path, args.out, layers=layers, size=args.profile_size, runs=args.runs, opt_level=args.opt_level
+    )
     sections = [
         f"# VGG19 extractor: ONNX export report\n\nMachine: {profiling.machine()}.\n",
         report.parity_section(parity),
         report.latency_section(profiling.latency_table(path, extractor, args.sizes, args.runs), providers, args.runs),
         report.ops_section(ops, args.profile_size),
-        report.opt_level_section(profiling.opt_level_ms(path, args.profile_size, args.runs), args.profile_size),
+        report.opt_level_section(profiling.opt_level_ms(path, layers, args.profile_size, args.runs), args.profile_size),
     ]
     return "\n".join(sections)
 

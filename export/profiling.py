@@ -8,7 +8,7 @@ import platform
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -73,11 +73,13 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def profile_ort(path: Path, out_dir: Path, *, size: int, runs: int, opt_level: str = "all") -> OpProfile:
+def profile_ort(
+    path: Path, out_dir: Path, *, layers: Sequence[str], size: int, runs: int, opt_level: str = "all"
+) -> OpProfile:
     """Run ORT with profiling on and summarise kernel time by op type and node."""
     options = session_options(opt_level, profile_prefix=out_dir / "ort_profile")
     start = time.perf_counter()
-    extractor = OnnxExtractor(path, session_options=options)
+    extractor = OnnxExtractor(path, layers=layers, session_options=options)  # the file's layers, not the defaults
     session = extractor.session
     init_ms = (time.perf_counter() - start) * 1e3
     image = torch.rand(1, 3, size, size)
@@ -104,7 +106,7 @@ def summarise_trace(trace: Path, init_ms: float, runs: int) -> OpProfile:
 
 def latency_table(path: Path, extractor: VGGExtractor, sizes: Iterable[int], runs: int) -> list[LatencyRow]:
     """Median latency of one image through torch eager and ORT (opt level all), per size."""
-    onnx_extractor = OnnxExtractor(path, session_options=session_options("all"))
+    onnx_extractor = OnnxExtractor(path, layers=extractor.layers, session_options=session_options("all"))
     rows = []
     for size in sizes:
         image = torch.rand(1, 3, size, size)
@@ -114,12 +116,14 @@ def latency_table(path: Path, extractor: VGGExtractor, sizes: Iterable[int], run
     return rows
 
 
-def opt_level_ms(path: Path, size: int, runs: int, levels: Iterable[str] = ("basic", "all")) -> dict[str, float]:
+def opt_level_ms(
+    path: Path, layers: Sequence[str], size: int, runs: int, levels: Iterable[str] = ("basic", "all")
+) -> dict[str, float]:
     """Median ORT latency per graph optimisation level."""
     image = torch.rand(1, 3, size, size)
     result = {}
     for level in levels:
-        onnx_extractor = OnnxExtractor(path, session_options=session_options(level))
+        onnx_extractor = OnnxExtractor(path, layers=layers, session_options=session_options(level))
         result[level] = median_ms(partial(onnx_extractor, image), runs)
     return result
 

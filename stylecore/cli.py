@@ -254,6 +254,7 @@ def _load_regions(paths: list[Path], styles: list[Any], content: Any, option: st
     """One mask per style ('-' for none), each checked with its file name; ``content`` None: style masks."""
     from .errors import StylecoreError
     from .imageio import load_mask
+    from .regions import check_mask
 
     if len(paths) != len(styles):
         raise StylecoreError(
@@ -264,9 +265,7 @@ def _load_regions(paths: list[Path], styles: list[Any], content: Any, option: st
         if str(path) == "-":
             masks.append(None)
             continue
-        mask = load_mask(path)
-        if float(mask.max()) == 0:
-            raise StylecoreError(f"{path}: the mask is all black, so its style would apply nowhere")
+        mask = check_mask(load_mask(path), str(path))  # the core's rule for an all-black mask
         (mh, mw), (ch, cw) = mask.shape[-2:], (content if content is not None else style).shape[-2:]
         if abs(mw / mh - cw / ch) > 0.02 * cw / ch:
             target = "content" if content is not None else "style image"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .cli import Interrupts, _Parser, add_run_settings, config_from_args, save_or_fallback
+from .cli import Interrupts, _Parser, _warn, add_run_settings, config_from_args, save_or_fallback
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -120,6 +120,7 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         config = config_from_args(args)
         if args.workers is not None and args.workers < 1:
             raise StylecoreError(f"--workers must be at least 1, got {args.workers}")
+        _warn_untrained(config.weights)
         photos = inputs(args.input)
         if not photos:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -144,6 +145,15 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         _say(f"stopped by {interrupts.received}; run the same command again to go on")
         return interrupts.exit_code()
     return 1 if summary.failed else 0
+
+
+def _warn_untrained(weights: str | None) -> None:
+    """The other commands' warning, once for either backend (Ray's workers load the model out of sight)."""
+    from .weights import resolve_weights
+
+    source = resolve_weights(weights)
+    if not source.trained:
+        _warn(f"using {source.label}")
 
 
 def _run_local(batch: Batch, photos: list[Path]) -> None:

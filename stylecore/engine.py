@@ -64,15 +64,27 @@ def build_terms(
 ) -> list[LossTerm]:
     """``config``'s terms (style per region when ``regions`` are given) and ``extra``, targets set from these images."""
     terms = [*default_terms(config, regions, style_regions), *extra]
+    check_term_names(terms)
     set_targets(terms, extract, content, styles, config)
     return terms
 
 
+def check_term_names(terms: Sequence[LossTerm]) -> None:
+    """Refuse repeated term names: losses are reported and summed by name, so one would hide another."""
+    names = [term.name for term in terms]
+    repeated = sorted({name for name in names if names.count(name) > 1 or name == "total"})
+    if repeated:
+        raise ConfigError(f"loss term name {repeated[0]!r} is taken (each term needs its own name, and not 'total')")
+
+
 def objective(features: Mapping[str, Tensor], image: Tensor, terms: Sequence[LossTerm]) -> dict[str, Tensor]:
-    """Each term's weighted value by name, and their ``total``."""
-    values = {term.name: term(features, image) for term in terms}
-    values["total"] = torch.stack(list(values.values())).sum()
-    return values
+    """Each term's weighted value by name, and their ``total`` (the sum over ``terms``, never over names)."""
+    values = [term(features, image) for term in terms]
+    named = dict(zip((term.name for term in terms), values, strict=True))
+    if len(named) < len(values) or "total" in named:
+        check_term_names(terms)  # raises: a name would hide a term's value
+    named["total"] = torch.stack(values).sum()
+    return named
 
 
 def resize(image: Tensor, height: int, width: int) -> Tensor:

@@ -97,12 +97,17 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         # Pillow's own conversion clips 16-bit data to 255, turning it white.
         # float32 holds 16-bit values exactly at half float64's memory.
         array = np.asarray(image, dtype=np.float32)
+        if not array.flags.writeable:  # a float32 image (mode F) comes back as a read-only view of itself
+            array = array.copy()
         array *= 255.0 / _HIGH_BIT_MODES[image.mode]
         np.clip(array, 0, 255, out=array)
         image = Image.fromarray(np.rint(array, out=array).astype(np.uint8), "L")
+    if image.mode == "La":  # Pillow converts premultiplied LA to no other mode; composited it is L + bg * (1 - A)
+        grey, alpha = (np.asarray(band, dtype=np.int32) for band in image.split())
+        image = Image.fromarray(np.clip(grey + background[0] * (255 - alpha) // 255, 0, 255).astype(np.uint8), "L")
     if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "La", "RGBa"):
+    if image.mode in ("RGBA", "RGBa"):
         canvas = Image.new("RGBA", image.size, (*background, 255))
         image = Image.alpha_composite(canvas, image.convert("RGBA"))
     return image.convert("RGB")

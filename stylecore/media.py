@@ -77,6 +77,9 @@ def _open(path: Path) -> Any:
     if not container.streams.video:
         container.close()
         raise StylecoreError(f"{path.name}: has no video stream")
+    if container.streams.video[0].codec_context is None:  # a damaged header: PyAV found no codec to open
+        container.close()
+        raise StylecoreError(f"{path.name}: the video stream has no codec FFmpeg can decode (damaged file?)")
     return container
 
 
@@ -96,6 +99,7 @@ def read_frames(path: Path, selection: Selection = Selection()) -> Iterator[tupl
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        index = -1  # the last frame decoded; -1 until the first (decoding can fail before it)
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if selection.end is not None and index >= selection.end:
@@ -103,7 +107,7 @@ def read_frames(path: Path, selection: Selection = Selection()) -> Iterator[tupl
                 if index >= selection.start and (index - selection.start) % selection.stride == 0:
                     yield index, frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
-            raise StylecoreError(f"{path.name}: decoding failed at frame {index + 1} ({exc})") from exc
+            raise StylecoreError(f"{path.name}: decoding failed at frame {index + 2} ({exc})") from exc
 
 
 def write_video(

@@ -20,13 +20,13 @@ from torch import Tensor
 
 from .color import luminance_images, match_color, with_content_chroma
 from .config import StyleConfig
-from .engine import LossTerms, PixelOptimizer, build_terms, initial_image, resize, to_long_side
+from .engine import LossTerms, PixelOptimizer, build_terms, check_term_names, initial_image, resize, to_long_side
 from .errors import ConfigError
 from .extractor import VGGExtractor, min_side, vgg19_extractor
 from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side, memory_budget
 from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
-from .terms import LossTerm
+from .terms import LossTerm, default_terms
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
 
@@ -105,6 +105,7 @@ def plan_run(
     style_list = [_as_batch(s, "style").to(device) for s in ([styles] if isinstance(styles, Tensor) else styles)]
     if not style_list:
         raise ConfigError("at least one style image is required")
+    check_term_names([*default_terms(config), *terms])  # before any work, not at the first scale
     height, width = photo.shape[-2:]
     scales = tuple(scale_plan(height, width, config))
     _check_sizes(scales, style_list, config, device)

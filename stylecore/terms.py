@@ -191,7 +191,9 @@ class RegionStyleTerm:
     Each region's statistics come from the features inside it, weighted by the mask (so normalised by its
     area): guided Grams, weighted mean and covariance, or (sliced) the positions at least half inside.
     They are compared with the style's own (inside that style's mask when one is given), and each region
-    counts by its share of the image.
+    counts by its share of the image times its style's blend share (``style_blend``), scaled so an equal
+    blend weighs every region 1: blend (0.7, 0.3) styles region 1 more strongly than region 2, and a zero
+    share leaves that region to the content and tv terms alone.
     """
 
     weight: float
@@ -203,6 +205,7 @@ class RegionStyleTerm:
     name: str = "style"
     shares: Tensor | None = field(default=None, repr=False)  # (N, 1, H, W) at the current scale
     targets: dict[str, list[tuple[Tensor, ...]]] = field(default_factory=dict, repr=False)  # layer -> per style
+    blend: tuple[float, ...] = field(default=(), repr=False)  # per style: its blend share x the style count
     generator: torch.Generator = field(default_factory=torch.Generator, repr=False)
     # (h, w) -> shares at that layer size and the regions not empty there: fixed for a scale, so
     # computed on the first step, not on every one (and no host sync per region per step).
@@ -212,6 +215,7 @@ class RegionStyleTerm:
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
     ) -> None:
         self.shares = region_shares(self.masks, *content.shape[-2:]).to(content.device)
+        self.blend = tuple(share * len(shares) for share in shares)
         self._at_layer = {}
         self.targets = {}
         for index, style in enumerate(styles):
@@ -235,7 +239,9 @@ class RegionStyleTerm:
         for layer, targets in self.targets.items():
             feats = features[layer]
             shares, present = self._shares_at(*feats.shape[-2:])
-            terms = [shares[i].mean() * self._distance(feats, shares[i : i + 1], targets[i]) for i in present]
+            terms = [
+                self.blend[i] * shares[i].mean() * self._distance(feats, shares[i : i + 1], targets[i]) for i in present
+            ]
             losses.append(torch.stack(terms).sum())
         return self.weight * torch.stack(losses).mean()
 

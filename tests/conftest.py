@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,20 @@ def _no_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # for child processes
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))  # read at import
+
+
+#: Torch threads in every test, its child processes and its Ray workers. The thread count decides how
+#: float sums are split, so results compared bit for bit need the same count on both sides; fixing it
+#: here makes the suite independent of the machine's core count. ``STYLECORE_TEST_THREADS=1`` (or 2)
+#: runs the whole suite at another fixed count.
+TEST_THREADS = int(os.environ.get("STYLECORE_TEST_THREADS", "2"))
+
+
+@pytest.fixture(autouse=True)
+def _pinned_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.set_num_threads(TEST_THREADS)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # what torch starts with in a child process
+        monkeypatch.setenv(variable, str(TEST_THREADS))
 
 
 def torchvision_features(seed: int = 0) -> torch.nn.Sequential:

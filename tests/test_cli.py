@@ -227,7 +227,7 @@ def test_regions_put_each_style_in_its_place(tmp_path: Path, capsys, monkeypatch
     ("masks", "needle"),
     [
         ("{left}", "--regions has 1 masks for 2 style images"),
-        ("{black},-", "black.png: the mask is all black"),
+        ("{black},-", "black.png is all black: its style would apply nowhere"),
         ("{tmp}/nope.png,-", "nope.png: no such file"),
     ],
 )

@@ -60,3 +60,14 @@ def test_an_empty_input_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["batch", str(tmp_path), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no images there" in err[0]
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_untrained_weights_are_announced_like_the_other_commands(photos: Path, tmp_path: Path, capsys,
+                                                                  monkeypatch, backend: str) -> None:  # fmt: skip
+    from stylecore import cli_batch
+
+    monkeypatch.setattr(cli_batch, "_run_ray", lambda batch, todo: None)  # the warning comes before any worker
+    main(["batch", str(photos), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "out"), "--weights", "random",
+          "--backend", backend, *RUN])  # fmt: skip
+    assert "stylecore: warning: using UNTRAINED random VGG19 weights (seed 0)" in capsys.readouterr().err

@@ -211,3 +211,16 @@ def test_a_layer_subset_is_written_beside_the_default(exported: Path, tmp_path: 
     subset = out / "vgg19_extractor-conv1_1.onnx"
     assert [o.name for o in onnx.load(str(subset)).graph.output] == ["conv1_1"]
     assert json.loads(subset.with_suffix(".json").read_text())["input"]["min_side"] == 1
+
+
+@pytest.mark.parametrize("layers", ["conv1_1", "conv1_1,relu2_1,conv3_1"])
+def test_a_layer_subset_exports_end_to_end_with_its_profile(tmp_path: Path, capsys, layers: str) -> None:
+    out = tmp_path / "art"
+    assert export_main(["--weights", "random:0", "--out", str(out), "--layers", layers, *QUICK]) == 0, (
+        capsys.readouterr().err
+    )
+    names = layers.split(",")
+    model = out / f"vgg19_extractor-{'-'.join(names)}.onnx"
+    assert [o.name for o in onnx.load(str(model)).graph.output] == names
+    text = (out / "profile.md").read_text()
+    assert "Latency" in text and "| Conv |" in text and "Graph optimisation" in text

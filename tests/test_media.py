@@ -93,3 +93,28 @@ def test_a_file_that_is_not_a_video_is_one_line(tmp_path: Path) -> None:
     bogus.write_text("not a video")
     with pytest.raises(StylecoreError, match=r"^notes.mp4: cannot open as a video"):
         probe(bogus)
+
+
+def test_decoding_that_fails_before_the_first_frame_is_one_line(source: Path, monkeypatch) -> None:
+    from stylecore import media
+
+    class Broken:
+        """A container that opens but whose first packet does not decode."""
+
+        def __init__(self, real) -> None:
+            self.real, self.streams = real, real.streams
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.real.close()
+
+        def decode(self, stream):
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+            yield  # a generator, like PyAV's
+
+    opened = media._open
+    monkeypatch.setattr(media, "_open", lambda path: Broken(opened(path)))
+    with pytest.raises(StylecoreError, match=r"clip.mp4: decoding failed at frame 1 \(.*Invalid data"):
+        list(read_frames(source))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import Tensor
@@ -10,6 +12,8 @@ from stylecore import ConfigError, StyleConfig, stylize
 from stylecore.engine import PixelOptimizer, build_terms, set_targets
 from stylecore.regions import at_layer, region_shares
 from stylecore.terms import RegionStyleTerm
+
+from .conftest import EXAMPLES
 
 PIXELS = ("conv1_1",)
 
@@ -129,3 +133,52 @@ def test_style_regions_need_regions(extractor, content, style) -> None:
     config = StyleConfig(size=64, iterations=1, device="cpu", save_every=0)
     with pytest.raises(ConfigError, match="style regions need content regions too"):
         stylize(content, [style], config, extractor=extractor, style_regions=[half(56)])
+
+
+def _region_value(blend: tuple[float, float] | None, image: Tensor) -> float:
+    config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, style_blend=blend)
+    term = RegionStyleTerm(1.0, PIXELS, [half(), None], "gram")
+    set_targets([term], identity, image, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], config)
+    return float(term(identity(image), image))
+
+
+def test_the_blend_weighs_each_region_by_its_style_share() -> None:
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    equal, left, right = _region_value(None, image), _region_value((1, 0), image), _region_value((0, 1), image)
+    assert _region_value((2, 2), image) == pytest.approx(equal)  # an equal blend is the unblended term
+    assert left != pytest.approx(right)  # (1, 0): only the left region's style counts; (0, 1): only the right's
+    assert left + right == pytest.approx(2 * equal)  # shares scaled so they average 1 over the styles
+    assert _region_value((3, 1), image) == pytest.approx(0.5 * (3 * left + right) / 2)
+
+
+def test_the_blend_changes_a_run_with_regions(extractor, content, style) -> None:
+    config = StyleConfig(size=32, iterations=3, weights="random:0", style_blend=(1.0, 0.0))
+    styles, regions = [style, style.flip(-1)], [half(64)[..., :48, :], None]
+    one = stylize(content, styles, config, extractor=extractor, regions=regions).image
+    other = stylize(content, styles, replace(config, style_blend=(0.0, 1.0)), extractor=extractor, regions=regions)
+    assert not torch.equal(one, other.image)
+
+
+BLACK = "is all black: its style would apply nowhere"
+
+
+def test_an_all_black_mask_is_refused_with_one_sentence_everywhere(extractor, content, style, tmp_path, capsys):
+    from PIL import Image
+
+    from demo.service import read_region
+    from demo.uploads import Upload
+    from stylecore.cli import main
+
+    black = tmp_path / "black.png"
+    Image.new("L", (64, 48), 0).save(black)
+    with pytest.raises(ConfigError, match=f"region 1 {BLACK}"):  # the library
+        stylize(content, [style, style], StyleConfig(size=32, iterations=1), extractor=extractor,
+                regions=[torch.zeros(48, 64), None])  # fmt: skip
+    with pytest.raises(ConfigError, match=f"black.png {BLACK}"):  # the app, an uploaded mask
+        read_region(Upload(black, "black.png", (64, 48)), painted=False)
+    Image.new("RGBA", (64, 48), (0, 0, 0, 0)).save(tmp_path / "layer.png")  # the app: nothing painted is no mask
+    assert read_region(Upload(tmp_path / "layer.png", "layer.png", (64, 48)), painted=True) is None
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), str(EXAMPLES / "hubble.jpg"),
+            "--regions", f"{black},-", "-o", str(tmp_path / "o.png"), "--weights", "random"]  # fmt: skip
+    assert main(argv) == 1  # the command line
+    assert f"black.png {BLACK}" in capsys.readouterr().err

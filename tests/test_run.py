@@ -170,3 +170,25 @@ def test_a_run_can_start_from_given_pixels_with_more_terms(extractor, content, s
     assert first["temporal"] == 0 and second["temporal"] > 0  # evaluated at `init`, then it moved
     plain = stylize(content, style, _config(iterations=1), extractor=extractor)
     assert "temporal" not in plain.history[0].values
+
+
+def test_cuda_memory_pre_check_downscales_with_a_notice_before_starting(monkeypatch) -> None:
+    from stylecore import ConfigError
+    from stylecore.memory import estimate_peak_bytes
+
+    config, cuda = _config(size=512), torch.device("cuda")  # a device object needs no GPU
+    needed = estimate_peak_bytes(384, 512, config)
+    free = {"bytes": 0}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 * 2**30))
+    free["bytes"] = int(needed / 0.9) + 2**20  # enough: the run starts at the size asked for
+    assert run_module._fit_gpu_memory((384, 512, 100), config, cuda) == (1.0, [])
+    free["bytes"] = needed // 3  # a third of what it needs: a smaller run, said so
+    shrink, notices = run_module._fit_gpu_memory((384, 512, 100), config, cuda)
+    side = round(512 * shrink)
+    assert 0 < shrink < 1 and estimate_peak_bytes(round(384 * shrink), side, config) <= free["bytes"] * 0.9
+    assert notices == [f"downscaled from 512 to {side} px to fit {free['bytes'] * 0.9 / 2**30:.1f} GiB of GPU memory"]
+    free["bytes"] = 2**20  # 1 MiB: not even the smallest size fits
+    with pytest.raises(ConfigError, match=r"not enough GPU memory \(0.0 GiB free\)"):
+        run_module._fit_gpu_memory((384, 512, 100), config, cuda)
+    assert run_module._fit_gpu_memory((384, 512, 100), config, torch.device("cpu")) == (1.0, [])  # CPU: no check

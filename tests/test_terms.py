@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pytest
 import torch
 from torch import Tensor
 
@@ -58,3 +59,20 @@ def test_a_new_term_plugs_into_the_optimizer(extractor, content) -> None:
     assert list(losses[0].values) == ["color"] and optimizer.layers == ()  # no VGG pass needed
     assert losses[-1].total < 0.2 * losses[0].total
     assert optimizer.image()[:, 0].mean() > content[:, 0].mean()  # redder
+
+
+def test_two_terms_of_one_name_are_refused_not_merged(extractor, content, style) -> None:
+    from stylecore import ConfigError, stylize
+
+    config = StyleConfig(size=32, iterations=1, weights="random:0")
+    features = extractor(content, CONFIG.layers)
+    with pytest.raises(ConfigError, match="loss term name 'tv' is taken"):
+        objective(features, content, [TotalVariationTerm(1.0), TotalVariationTerm(100.0)])
+    with pytest.raises(ConfigError, match="loss term name 'tv' is taken"):  # at plan time, before any step
+        stylize(content, style, config, extractor=extractor, terms=[TotalVariationTerm(100.0)])
+    with pytest.raises(ConfigError, match="loss term name 'style' is taken"):  # it replaced the default style term
+        stylize(content, style, config, extractor=extractor, terms=[GramStyleTerm(1.0, ("conv1_1",))])
+    renamed = TotalVariationTerm(100.0, name="tv_strong")
+    values = objective(features, content, [TotalVariationTerm(1.0), renamed])
+    torch.testing.assert_close(values["total"], values["tv"] + values["tv_strong"])
+    assert float(values["tv_strong"]) == pytest.approx(100 * float(values["tv"]), rel=1e-5)

@@ -97,8 +97,9 @@ def race_rows(benchmarks: list[dict[str, Any]], kind: str, header: str) -> list[
         info = bench["extra_info"]
         if info.get("kind") != kind:
             continue
-        reached = math.isfinite(info["seconds"])
-        ours = f"{info['steps']} steps, {info['seconds']:.1f} s" if reached else f"not reached in {info['steps']} steps"
+        reached = info["seconds"] is not None and math.isfinite(info["seconds"])  # older runs wrote inf
+        limit = info.get("limit", info["steps"])
+        ours = f"{info['steps']} steps, {info['seconds']:.1f} s" if reached else f"not reached in {limit} steps"
         ratio = f"{info['baseline_seconds'] / info['seconds']:.2f}x" if reached else "n/a"
         baseline = f"{info['baseline_steps']} steps, {info['baseline_seconds']:.1f} s"
         lines.append(f"| {info['variant']} | {baseline} | {ours} | {ratio} |")

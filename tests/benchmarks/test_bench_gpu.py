@@ -6,6 +6,7 @@ Skipped without a GPU. Each timed call ends with torch.cuda.synchronize().
 from __future__ import annotations
 
 import contextlib
+import math
 
 import pytest
 import torch
@@ -46,6 +47,8 @@ def test_gpu_step(benchmark, request, bench_config, variant: str) -> None:
     torch.cuda.reset_peak_memory_stats()
     benchmark.group = f"gpu-{size}"
     benchmark.pedantic(step, rounds=10, warmup_rounds=3)
+    with autocast:
+        assert math.isfinite(run.step().total)  # the timed variant computes a loss, not NaN
     benchmark.extra_info.update(
         kind="gpu", variant=variant, size=size, cuda_max_allocated_mib=torch.cuda.max_memory_allocated() / 2**20
     )

@@ -24,4 +24,4 @@ def test_peak_memory(benchmark, size: int, device: str) -> None:
     result = benchmark.pedantic(probe, rounds=1, iterations=1)
     benchmark.group = f"memory-{size}"
     benchmark.extra_info.update(kind="memory", variant=device, **result)
-    assert result["peak_rss_mib"] >= result["baseline_rss_mib"] > 0
+    assert result["peak_rss_mib"] > result["baseline_rss_mib"] > 0  # three steps allocate something

@@ -5,6 +5,8 @@ Compared with the Gram step of the same run; in `make test` it runs once at 64 p
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -28,4 +30,7 @@ def test_style_loss_step(benchmark, request, extractor, bench_config, style_loss
     variant = f"{style_loss}{' + 2 regions' if masked else ''}"
     benchmark.group = f"style-loss-{side}"
     benchmark.extra_info.update(kind="style-loss", size=side, variant=variant)
+    before = run.step().values["style"]
     benchmark.pedantic(run.step, rounds=rounds(side), warmup_rounds=1)
+    after = run.step().values["style"]
+    assert math.isfinite(after) and after < before, (before, after)  # the timed steps match the style

@@ -7,6 +7,7 @@ mean |warp(out[t-1]) - out[t]| over pixels the true flow says are visible in bot
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -57,6 +58,8 @@ def test_video_consistency(benchmark, request, extractor, variant: str) -> None:
                                 later_frame_s=sum(seconds[1:]) / len(seconds[1:]),
                                 later_style_loss=sum(loss["style"] for loss in losses[1:]) / len(losses[1:]),
                                 first_style_loss=losses[0]["style"])  # fmt: skip
+    assert len(images) == len(clip.frames) and math.isfinite(benchmark.extra_info["warping_error"])
+    assert all(math.isfinite(loss.total) for loss in losses)
 
 
 @pytest.mark.parametrize("backend", ["in-process", "ray, 2 CPU workers"])
@@ -79,6 +82,7 @@ def test_batch_backends(benchmark, request, tmp_path, backend: str) -> None:
         assert main([*argv, "-o", str(tmp_path / "out")]) == 0
 
     benchmark.pedantic(run, rounds=1)
+    assert len(list((tmp_path / "out").glob("*.png"))) == (2 if quick else 8)
     benchmark.group = "ray"
     benchmark.extra_info.update(kind="ray", size=64, variant=backend, photos=2 if quick else 8)
     if backend.startswith("ray"):
