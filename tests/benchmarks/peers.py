@@ -112,7 +112,7 @@ class TutorialLoop:
         loss = self.optimizer.step(self._closure)
         with torch.no_grad():
             self.image.clamp_(0, 1)
-        return float(loss)
+        return float(loss.detach())
 
 
 def missing(package: str) -> str | None:
