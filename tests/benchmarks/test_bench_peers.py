@@ -61,8 +61,8 @@ def _stepper(variant: str, size: int, extractor: VGGExtractor, folder: Path):
 def test_peer_step(benchmark, peer_extractor, peer_size: int, variant: str, tmp_path: Path) -> None:
     step = _stepper(variant, peer_size, peer_extractor, tmp_path)
     benchmark.group = f"peers-step-{peer_size}"
-    benchmark.extra_info.update(kind="peer-step", size=peer_size, variant=variant,
-                                precision=choose_precision(CPU, "auto" if variant == "ours" else "fp32").label)  # fmt: skip
+    precision = choose_precision(CPU, "auto" if variant == "ours" else "fp32").label
+    benchmark.extra_info.update(kind="peer-step", size=peer_size, variant=variant, precision=precision)
     losses = benchmark.pedantic(lambda: [step() for _ in range(2)], rounds=1 if peer_size == 64 else 3, warmup_rounds=1)
     assert all(math.isfinite(x) and x > 0 for x in losses)
 
@@ -108,8 +108,10 @@ def test_time_to_the_tutorials_objective(benchmark, peer_extractor) -> None:
         _our_time_to, args=(target, size, 3 * peer_steps, peer_extractor), rounds=1, iterations=1
     )
     benchmark.group = "peers-race"
-    benchmark.extra_info.update(kind="peer-race", size=size, variant="tutorial loop (L-BFGS)", baseline_steps=peer_steps,
-                                baseline_seconds=peer_seconds, steps=steps, seconds=seconds, target=target, value=value)  # fmt: skip
+    benchmark.extra_info.update(
+        kind="peer-race", size=size, variant="tutorial loop (L-BFGS)", baseline_steps=peer_steps,
+        baseline_seconds=peer_seconds, steps=steps, seconds=seconds, target=target, value=value,
+    )  # fmt: skip
     assert math.isfinite(seconds), f"not reached: {value:.4g} > {target:.4g} after {steps} steps"
     if not benchmark.disabled:
         assert peer_seconds / seconds >= RACE_TARGET, f"only {peer_seconds / seconds:.2f}x faster"
