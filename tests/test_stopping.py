@@ -3,6 +3,7 @@
 import pytest
 
 from stylecore import StyleConfig, stylize
+from stylecore.cli import build_parser, config_from_args
 from stylecore.config import FLAT_WINDOW
 from stylecore.errors import ConfigError
 
@@ -35,3 +36,8 @@ def test_a_falling_loss_is_not_flat(extractor, content, style) -> None:
 def test_the_threshold_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="stop_when_flat"):
         StyleConfig(stop_when_flat=0)
+
+
+def test_the_cli_option_comes_from_the_config_field() -> None:
+    args = build_parser().parse_args(["c.jpg", "s.jpg", "-o", "x.png", "--stop-when-flat", "0.001"])
+    assert config_from_args(args).stop_when_flat == 0.001
