@@ -210,6 +210,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from tqdm import tqdm
 
     from .config import provenance
+    from .device import choose_precision
     from .errors import StylecoreError
     from .extractor import vgg19_extractor
     from .imageio import load_image, save_image
@@ -228,7 +229,10 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
-    meta = provenance(config, extractor.weights.label)
+    precision = choose_precision(device, config.precision)  # the same policy the run applies
+    if not args.quiet:
+        print(f"stylecore: precision: {precision.label}", file=sys.stderr)
+    meta = {**provenance(config, extractor.weights.label), "stylecore:precision": precision.label}
     bar = tqdm(total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True, file=sys.stderr)
 
     def on_step(p: Progress) -> bool:

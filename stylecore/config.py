@@ -25,6 +25,7 @@ StyleLoss = Literal["gram", "meancov", "sliced"]
 
 MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
+FLAT_WINDOW = 50  # steps over which ``stop_when_flat`` compares the loss
 
 
 def _opt(help: str, default: Any, **extra: Any) -> Any:
@@ -57,7 +58,16 @@ class StyleConfig:
     )
     scales: int = _opt("coarse-to-fine scales (1: single scale, 0: automatic)", 1)
     time_budget: float | None = _opt("stop cleanly after this many seconds with the image so far", None)
-    precision: Precision = _opt("auto: bf16 autocast for VGG on CUDA GPUs that support it, else fp32", "auto")
+    precision: Precision = _opt(
+        "auto: bf16 autocast of the VGG pass where the hardware has bf16 units (CUDA GPUs that support it, "
+        "CPUs with AMX or AVX512-BF16), else fp32",
+        "auto",
+    )
+    stop_when_flat: float | None = _opt(
+        f"stop when the loss fell by less than this fraction over the last {FLAT_WINDOW} steps, e.g. 0.001 "
+        "(default: run all iterations)",
+        None,
+    )
     save_every: int = _opt("report a snapshot every N iterations (0: final only)", 200)
     seed: int = _opt("random seed for noise init", 0)
     device: Device = _opt("auto picks CUDA when available", "auto")
@@ -76,7 +86,7 @@ class StyleConfig:
         _check_range("seed", self.seed, 0, MAX_SEED)
         for name in ("content_weight", "style_weight", "tv_weight"):
             _check_number(name, getattr(self, name), positive=False)
-        for name in ("lr", "style_scale", "time_budget"):
+        for name in ("lr", "style_scale", "time_budget", "stop_when_flat"):
             if getattr(self, name) is not None:
                 _check_number(name, getattr(self, name), positive=True)
         if self.style_blend is not None:

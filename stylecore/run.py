@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from .color import luminance_images, match_color, with_content_chroma
-from .config import StyleConfig
+from .config import FLAT_WINDOW, StyleConfig
+from .device import choose_precision
 from .engine import LossTerms, PixelOptimizer, build_terms, check_term_names, initial_image, resize, to_long_side
 from .errors import ConfigError
 from .extractor import VGGExtractor, min_side, vgg19_extractor
@@ -43,6 +44,7 @@ class Progress:
     snapshot: bool  # True every ``config.save_every`` steps and at the end
     scale: int = 0  # which coarse-to-fine scale, 0-based
     scales: int = 1  # how many scales the run has
+    precision: str = "fp32"  # the VGG pass's precision and why, e.g. "bf16 (CPU has AVX512-BF16)"
 
 
 #: Return True to stop early (a Stop button, a time budget).
@@ -59,6 +61,7 @@ class StyleResult:
     weights_label: str  # provenance of the extractor weights
     trained_weights: bool  # False for random weights: the result is not real style transfer
     notices: list[str]  # things the user should know, e.g. "downscaled to fit GPU memory"
+    precision: str = "fp32"  # the VGG pass's precision and why (stylecore.device.choose_precision)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,6 +89,7 @@ class RunPlan:
     style_regions: tuple[Tensor | None, ...] = ()  # where in each style image its statistics come from
     init: Tensor | None = None  # starting pixels instead of ``config.init`` (a video's warped last frame)
     extra_terms: tuple[LossTerm, ...] = ()  # added to config's content, style and tv terms
+    precision: str = "fp32"  # label of the precision choice, for progress, result and metadata
 
 
 def plan_run(
@@ -110,16 +114,14 @@ def plan_run(
     scales = tuple(scale_plan(height, width, config))
     _check_sizes(scales, style_list, config, device)
     shrink, notices = _fit_gpu_memory(scales[-1], config, device)
-    bf16 = config.precision == "bf16" or (
-        config.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
-    )
+    precision = choose_precision(device, config.precision)
     masks = _check_regions(regions, len(style_list), device)
     if style_regions is not None and masks is None:
         raise ConfigError("style regions need content regions too (regions=...)")
     style_masks = _check_regions(style_regions, len(style_list), device, "style region") or ()
     start = None if init is None else resize(_as_batch(init, "init").to(device), height, width)
-    return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, bf16,
-                   shrink, tuple(notices), masks, style_masks, start, tuple(terms))  # fmt: skip
+    return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, precision.bf16,
+                   shrink, tuple(notices), masks, style_masks, start, tuple(terms), precision.label)  # fmt: skip
 
 
 def _check_sizes(
@@ -355,11 +357,13 @@ class StyleRun:
         config, step = self.config, len(self.history)
         if config.time_budget is not None and self.elapsed >= config.time_budget:
             self.stop(f"time budget of {config.time_budget:g} s reached at iteration {step}")
+        if config.stop_when_flat is not None and self.stopped is None and _flat(self.history, config.stop_when_flat):
+            self.stop(f"loss flat (fell < {config.stop_when_flat:g} over {FLAT_WINDOW} steps) at iteration {step}")
         periodic = config.save_every > 0 and step % config.save_every == 0
         snapshot = step == config.iterations or self.stopped is not None or periodic
         image = self._present(self._image)
         return Progress(step, config.iterations, self.history[-1], image, self.elapsed, snapshot,
-                        scale, len(self.plan.scales))  # fmt: skip
+                        scale, len(self.plan.scales), self.plan.precision)  # fmt: skip
 
     def _recover_from_oom(self) -> None:
         torch.cuda.empty_cache()  # the failed scale's tensors were released when its generator unwound
@@ -397,7 +401,16 @@ class StyleRun:
             weights_label=weights.label,
             trained_weights=weights.trained,
             notices=list(self.notices),
+            precision=self.plan.precision,
         )
+
+
+def _flat(history: Sequence[LossTerms], threshold: float) -> bool:
+    """The loss fell by less than ``threshold`` (relative) over the last FLAT_WINDOW steps."""
+    if len(history) <= FLAT_WINDOW:
+        return False
+    before, now = history[-1 - FLAT_WINDOW].total, history[-1].total
+    return before - now < threshold * abs(before)
 
 
 def _as_batch(image: Tensor, what: str) -> Tensor:

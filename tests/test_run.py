@@ -6,6 +6,7 @@ import torch
 from stylecore import StyleConfig, stylize
 from stylecore import run as run_module
 from stylecore.color import rgb_to_yiq
+from stylecore.device import choose_precision
 from stylecore.engine import PixelOptimizer, build_terms
 from stylecore.run import StyleRun, auto_scales, scale_plan
 from stylecore.terms import GramStyleTerm
@@ -117,7 +118,8 @@ def test_bf16_autocast_on_cpu_is_close_to_fp32_and_still_descends(extractor, con
     bf16 = stylize(content, style, _config(iterations=12, precision="bf16"), extractor=extractor).history
     assert bf16[0].total == pytest.approx(fp32[0].total, rel=0.05)
     assert bf16[-1].total < 0.6 * bf16[0].total
-    assert not StyleRun(content, style, _config(precision="auto"), extractor=extractor).plan.bf16  # no-op on CPU
+    auto = StyleRun(content, style, _config(precision="auto"), extractor=extractor).plan.bf16
+    assert auto is choose_precision(torch.device("cpu"), "auto").bf16  # bf16 only with bf16 units (test_device.py)
 
 
 def test_cuda_out_of_memory_retries_smaller_with_a_notice(extractor, content, style, monkeypatch) -> None:

