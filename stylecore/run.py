@@ -27,6 +27,7 @@ from .memory import estimate_peak_bytes, largest_fitting_side
 from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
 from .terms import LossTerm
+from .tiling import TiledObjective, build_tiled_terms, uses_tiles
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
 
@@ -299,12 +300,14 @@ class StyleRun:
         style_side = round(self.config.style_scale * max(h, w))
         styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
         plan = self.plan
-        terms = build_terms(
+        tiled = uses_tiles(h, w, self.config)  # coarse scales smaller than a tile run whole
+        terms = (build_tiled_terms if tiled else build_terms)(
             plan.extractor, content, styles, self.config, plan.regions, plan.style_regions, plan.extra_terms
         )
         # The first scale starts from `init` or config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else self._initial(content, styles)
-        optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)
+        objective = TiledObjective(plan.extractor, terms, content, self.config.tile, bf16=plan.bf16) if tiled else None
+        optimizer = PixelOptimizer(start, plan.extractor, terms, self.config, bf16=plan.bf16, tiled=objective)
         while len(self.history) < end:
             before = optimizer.image().detach().clone()
             self.history.append(optimizer.step())  # the loss of `before`
