@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from stylecore import StyleConfig, vgg19_extractor
+from stylecore import StyleConfig, stylize, vgg19_extractor
 from stylecore.engine import PixelOptimizer, build_terms, objective
 from stylecore.errors import ConfigError
 from stylecore.terms import TemporalTerm
@@ -151,3 +151,41 @@ def test_tiled_steps_follow_untiled_steps(shallow, optimizer) -> None:
 def test_config_refuses_a_tile_off_the_grid() -> None:
     with pytest.raises(ConfigError, match="multiple of 16"):
         StyleConfig(tile=40)
+
+
+def test_a_run_tiles_only_the_scales_larger_than_a_tile(shallow) -> None:
+    content, styles = _images(80, 128, 2)
+    base = _config(size=128, iterations=4, scales=2, tile=0, save_every=0, preserve_colors="luminance")
+    plain = stylize(content, styles, base, extractor=shallow)
+    tiled = stylize(content, styles, base.with_overrides(tile=64), extractor=shallow)  # 64 px scale whole
+    assert [h.total for h in tiled.history] == pytest.approx([h.total for h in plain.history], rel=1e-5)
+    assert (tiled.image - plain.image).abs().mean().item() < 1e-5
+
+
+def _rank_gradient(rank: int, world: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        extractor = vgg19_extractor(layers=LAYERS, weights="random:0")
+        content, styles = _images(96, 112)
+        config = _config()
+        terms = build_tiled_terms(extractor, content, styles, config)
+        values, grad = TiledObjective(extractor, terms, content, 32).evaluate(content.flip(-1))
+        if rank == 0:
+            torch.save({"grad": grad, "total": values["total"]}, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_give_one_process_gradient(tmp_path) -> None:
+    out = str(tmp_path / "grad.pt")
+    torch.multiprocessing.spawn(_rank_gradient, args=(2, f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
+    shared = torch.load(out)
+    extractor = vgg19_extractor(layers=LAYERS, weights="random:0")
+    content, styles = _images(96, 112)
+    terms = build_tiled_terms(extractor, content, styles, _config())
+    values, grad = TiledObjective(extractor, terms, content, 32).evaluate(content.flip(-1))
+    assert ((shared["grad"] - grad).norm() / grad.norm()).item() <= 1e-5
+    assert shared["total"].item() == pytest.approx(values["total"].item(), rel=1e-6)
