@@ -174,7 +174,7 @@ class TiledObjective:
             for n in term.layers:
                 norms[n] += own[n].pow(2).sum()
             if keep:
-                cached[index] = own
+                cached[index] = {n: f.clone() for n, f in own.items()}  # not views that keep the halo alive
 
         def targets(index: int) -> dict[str, Tensor]:
             if keep:

@@ -49,3 +49,34 @@ def main(size: int, tile: int, steps: int = 2) -> dict[str, float]:
 
 if __name__ == "__main__":
     print(json.dumps(main(*(int(a) for a in sys.argv[1:4]))))
+
+
+def gradient(size: int, tile: int) -> tuple[torch.Tensor, float]:
+    """The tiled gradient of the design's objective at a fixed image, and the seconds it took (second call)."""
+    config = PRESETS["original"].with_overrides(device="cpu", tile=tile)
+    extractor = vgg19_extractor(layers=config.layers, weights="random:0")
+    generator = torch.Generator().manual_seed(0)
+    content, style = (
+        torch.rand(1, 3, size, size, generator=generator),
+        torch.rand(1, 3, size, size, generator=generator),
+    )
+    objective = TiledObjective(extractor, build_tiled_terms(extractor, content, [style], config), content, tile)
+    image = content.flip(-1)
+    objective.evaluate(image)
+    start = time.perf_counter()
+    grad = objective.evaluate(image)[1]
+    return grad, time.perf_counter() - start
+
+
+def rank_main(rank: int, world: int, init: str, out: str, size: int, tile: int) -> None:
+    """One gloo rank of :func:`gradient` (torch.multiprocessing.spawn target); rank 0 saves the result."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        grad, seconds = gradient(size, tile)
+        if rank == 0:
+            torch.save({"grad": grad, "seconds": seconds}, out)
+    finally:
+        dist.destroy_process_group()
