@@ -189,3 +189,19 @@ def test_two_gloo_processes_give_one_process_gradient(tmp_path) -> None:
     values, grad = TiledObjective(extractor, terms, content, 32).evaluate(content.flip(-1))
     assert ((shared["grad"] - grad).norm() / grad.norm()).item() <= 1e-5
     assert shared["total"].item() == pytest.approx(values["total"].item(), rel=1e-6)
+
+
+def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    from stylecore.cli import main
+    from tests.conftest import EXAMPLES
+
+    out = tmp_path / "poster.png"
+    argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out), "--size", "112",
+            "--iterations", "2", "--tile", "48", "--weights", "random:0", "--content-layers", "conv2_1",
+            "--style-layers", "conv1_1,conv2_1,conv3_1", "-q"]  # fmt: skip
+    assert main(argv) == 0
+    assert max(Image.open(out).size) == 112
+    assert main([("40" if a == "48" else a) for a in argv]) != 0  # --tile 40 is off the 16 px grid
+    assert "tile must be 0 (off) or a multiple of 16" in capsys.readouterr().err
