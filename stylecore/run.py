@@ -166,6 +166,8 @@ def _fit_gpu_memory(final: tuple[int, int, int], config: StyleConfig, device: to
     if side <= MIN_SIDE:
         raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU")
     note = f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
+    if not config.tile:
+        note += "; --tile 512 keeps the full size (see Print size in the README)"
     return side / max(height, width), [note]
 
 

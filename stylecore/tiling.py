@@ -168,12 +168,13 @@ class TiledObjective:
         """Σ t² per layer over the whole content, and its tiles' own targets if they fit ``cache_bytes``."""
         cached: dict[int, dict[str, Tensor]] = {}
         norms = {n: content.new_zeros(()) for n in term.layers}
-        keep = self._cache_size(term, content) <= cache_bytes
+        keep = self._cache_size(term) <= cache_bytes * self.world  # each rank keeps only its own tiles'
+        mine = set(self._mine())
         for index, tile in enumerate(self.tiles):
             own, _ = self._own(tile, self._features(_crop(content, tile.crop), term.layers))
             for n in term.layers:
                 norms[n] += own[n].pow(2).sum()
-            if keep:
+            if keep and index in mine:
                 cached[index] = {n: f.clone() for n, f in own.items()}  # not views that keep the halo alive
 
         def targets(index: int) -> dict[str, Tensor]:
@@ -185,7 +186,7 @@ class TiledObjective:
 
         return TiledContent(term, targets, norms)
 
-    def _cache_size(self, term: ContentTerm, content: Tensor) -> int:
+    def _cache_size(self, term: ContentTerm) -> int:
         height, width = self.size
         total = 0
         for name in term.layers:
@@ -211,7 +212,7 @@ class TiledObjective:
             return []
         for term in self.globals:
             term.new_step()
-        parts: list[list[dict[str, Tensor]]] = [[] for _ in self.globals]
+        sums: list[dict[str, Tensor]] = [{} for _ in self.globals]  # running, not one per tile
         with torch.no_grad():
             for index in self._mine() or [0]:
                 tile = self.tiles[index]
@@ -220,10 +221,9 @@ class TiledObjective:
                     stats = term.statistics(own, windows)
                     if not self._mine():  # a rank without tiles adds zeros of the right shapes
                         stats = {key: torch.zeros_like(v) for key, v in stats.items()}
-                    parts[k].append(stats)
+                    sums[k] = combine([sums[k], stats], term.gathered) if sums[k] else stats
         values = []
-        for term, tile_stats in zip(self.globals, parts, strict=True):
-            whole = combine(tile_stats, term.gathered)
+        for term, whole in zip(self.globals, sums, strict=True):
             if self.world > 1:
                 _all_reduce(whole)
             leaves = {key: v.detach().requires_grad_(True) for key, v in whole.items()}
