@@ -205,3 +205,14 @@ def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
     assert max(Image.open(out).size) == 112
     assert main([("40" if a == "48" else a) for a in argv]) != 0  # --tile 40 is off the 16 px grid
     assert "tile must be 0 (off) or a multiple of 16" in capsys.readouterr().err
+
+
+def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
+    from stylecore.memory import estimate_peak_bytes
+
+    config = StyleConfig()
+    whole = estimate_peak_bytes(2048, 2048, config)
+    tiled = estimate_peak_bytes(2048, 2048, config.with_overrides(tile=512))
+    assert tiled < whole / 4
+    assert estimate_peak_bytes(4096, 4096, config.with_overrides(tile=512)) < 2 * tiled  # 4x the pixels
+    assert estimate_peak_bytes(256, 256, config.with_overrides(tile=512)) == estimate_peak_bytes(256, 256, config)
