@@ -144,7 +144,6 @@ def test_tiled_steps_follow_untiled_steps(shallow, optimizer) -> None:
         assert b.total == pytest.approx(a.total, rel=1e-5)
     # Adam divides by |gradient|: where a pixel's gradient is ~0 its sign is rounding, so compare on average.
     difference = (tiled.image() - plain.image()).abs().mean().item()
-    print(optimizer, difference)
     assert difference < 1e-5
 
 
