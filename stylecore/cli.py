@@ -216,6 +216,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from .imageio import load_image, save_image
     from .run import Progress, resolve_device, stylize
 
+    rank = _join_torchrun()  # before the device: under torchrun each rank takes its own GPU
     device = resolve_device(config.device)
     check_output(args.output, write_plan(args, config))
     content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
@@ -230,15 +231,15 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     if not extractor.weights.trained:
         _warn(f"using {extractor.weights.label}")
     precision = choose_precision(device, config.precision)  # the same policy the run applies
-    if not args.quiet:
+    if not args.quiet and rank == 0:
         print(f"stylecore: precision: {precision.label}", file=sys.stderr)
     meta = {**provenance(config, extractor.weights.label), "stylecore:precision": precision.label}
-    bar = tqdm(total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=config.iterations, disable=args.quiet or rank > 0, unit="it", dynamic_ncols=True, file=sys.stderr)
 
     def on_step(p: Progress) -> bool:
         bar.update(1)
         bar.set_postfix({name: f"{value:.3g}" for name, value in p.losses.values.items()})
-        if p.snapshot and config.save_every and p.iteration < p.iterations:
+        if rank == 0 and p.snapshot and config.save_every and p.iteration < p.iterations:
             save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
         return interrupts.received is not None
 
@@ -250,8 +251,27 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
             )
         finally:
             interrupts.running = False
-    save_or_fallback(result.image, args.output, meta)
+    if rank == 0:  # every rank holds the same image
+        save_or_fallback(result.image, args.output, meta)
     return result
+
+
+def _join_torchrun() -> int:
+    """Started by torchrun (WORLD_SIZE > 1): join its process group, so that tiles spread over the ranks.
+
+    Returns this process's rank (0 when alone). torchrun's environment names the rendezvous.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return dist.get_rank()
 
 
 def _load_regions(paths: list[Path], styles: list[Any], content: Any, option: str) -> list[Any]:

@@ -74,6 +74,11 @@ class StyleConfig:
     weights: str | None = _opt(
         "imagenet, random[:SEED] or a checkpoint file (default: $STYLECORE_WEIGHTS, then imagenet)", None
     )
+    tile: int = _opt(
+        "print size: compute each step exactly in tiles of this many px (multiple of 16), so memory follows "
+        "the tile, not the image (0: off)",
+        0,
+    )
 
     def __post_init__(self) -> None:
         # Accept indices or mixed case, store canonical paper names.
@@ -84,6 +89,9 @@ class StyleConfig:
         _check_range("save_every", self.save_every, 0, 1_000_000)
         _check_range("scales", self.scales, 0, 8)
         _check_range("seed", self.seed, 0, MAX_SEED)
+        _check_range("tile", self.tile, 0, 8192)
+        if self.tile and (self.tile < 32 or self.tile % 16):
+            raise ConfigError(f"tile must be 0 (off) or a multiple of 16 of at least 32, got {self.tile}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             _check_number(name, getattr(self, name), positive=False)
         for name in ("lr", "style_scale", "time_budget", "stop_when_flat"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,9 @@ from .errors import ConfigError
 from .extractor import VGGExtractor, layer_names
 from .sizing import fit_long_side
 from .terms import FeatureFn, LossTerm, default_terms
+
+if TYPE_CHECKING:
+    from .tiling import TiledObjective
 
 LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps; the memory estimate counts them
 
@@ -126,8 +130,10 @@ class PixelOptimizer:
         config: StyleConfig,
         *,
         bf16: bool = False,
+        tiled: TiledObjective | None = None,
     ) -> None:
         self.extractor, self.terms = extractor, list(terms)
+        self.tiled = tiled  # print size: the objective and its gradient tile by tile (stylecore.tiling)
         wanted = [layer for term in self.terms for layer in term.layers]
         self.layers = layer_names(wanted) if wanted else ()  # a pixels-only objective needs no VGG pass
         self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32
@@ -150,6 +156,12 @@ class PixelOptimizer:
     def _closure(self) -> float:
         self.optimizer.zero_grad(set_to_none=True)
         image = self.image()
+        if self.tiled is not None:
+            values, grad = self.tiled.evaluate(image)
+            total = values.pop("total")
+            image.backward(grad)  # type: ignore[no-untyped-call]  # through the sigmoid for L-BFGS
+            self._last = LossTerms({name: value.item() for name, value in values.items()}, total.item())
+            return self._last.total
         with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             features = self.extractor(image, self.layers) if self.layers else {}
         features = {name: f.float() for name, f in features.items()}

@@ -14,6 +14,7 @@ from .engine import LBFGS_HISTORY
 from .errors import ConfigError
 from .extractor import VGG19_LAYERS, trunk_shapes
 from .sizing import MIN_SIDE
+from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, uses_tiles
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
 #: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
@@ -43,8 +44,30 @@ def estimate_peak_bytes(height: int, width: int, config: StyleConfig) -> int:
     deepest = max(config.layers, key=VGG19_LAYERS.__getitem__)
     image_bytes = 3 * height * width * 4  # one fp32 copy of the pixels
     state = image_bytes * (2 if config.optimizer == "adam" else 2 * LBFGS_HISTORY + 2)
+    if uses_tiles(height, width, config):  # backward keeps one tile's activations, not the image's
+        crop = config.tile + 2 * halo_for(config.layers)
+        activations = int(activation_elements(min(height, crop), min(width, crop), deepest) * ACTIVATION_FACTOR)
+        return weight_bytes(deepest) + activations + state + tiled_image_bytes(height, width, config) + FIXED_OVERHEAD
     activations = int(activation_elements(height, width, deepest) * ACTIVATION_FACTOR)
     return weight_bytes(deepest) + activations + state + FIXED_OVERHEAD
+
+
+def layer_bytes(height: int, width: int, layers: tuple[str, ...]) -> int:
+    """fp32 features of the whole image at ``layers``."""
+    return sum(
+        4 * list(trunk_shapes(1, 1, name))[-1][2] * (height // layer_stride(name)) * (width // layer_stride(name))
+        for name in layers
+    )
+
+
+def tiled_image_bytes(height: int, width: int, config: StyleConfig) -> int:
+    """What a tiled step keeps at the whole image's size: the pixel gradient, the content image and its
+    copies, the content targets when they are cached, and (sliced) the gathered projections and their gradient."""
+    image_bytes = 3 * height * width * 4
+    content = layer_bytes(height, width, config.content_layers)
+    cached = content if content <= CONTENT_CACHE_BYTES else 0
+    gathered = 2 * layer_bytes(height, width, config.style_layers) if config.style_loss == "sliced" else 0
+    return 4 * image_bytes + cached + gathered
 
 
 def largest_fitting_side(height: int, width: int, config: StyleConfig, budget_bytes: int) -> int:

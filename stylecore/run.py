@@ -28,6 +28,7 @@ from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side,
 from .regions import check_mask
 from .sizing import MIN_SIDE, fit_long_side
 from .terms import LossTerm, default_terms
+from .tiling import TiledObjective, build_tiled_terms, uses_tiles
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
 
@@ -189,6 +190,8 @@ def _fit_gpu_memory(final: tuple[int, int, int], config: StyleConfig, device: to
     if side <= MIN_SIDE:
         raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU")
     note = f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
+    if not config.tile:
+        note += "; --tile 512 keeps the full size (see Print size in the README)"
     return side / max(height, width), [note]
 
 
@@ -323,12 +326,14 @@ class StyleRun:
         style_side = round(self.config.style_scale * max(h, w))
         styles = [resize(s, *fit_long_side(s.shape[-2], s.shape[-1], style_side)) for s in self.plan.styles]
         plan = self.plan
-        terms = build_terms(
+        tiled = uses_tiles(h, w, self.config)  # coarse scales smaller than a tile run whole
+        terms = (build_tiled_terms if tiled else build_terms)(
             plan.extractor, content, styles, self.config, plan.regions, plan.style_regions, plan.extra_terms
         )
         # The first scale starts from `init` or config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else self._initial(content, styles)
-        optimizer = PixelOptimizer(start, self.plan.extractor, terms, self.config, bf16=self.plan.bf16)
+        objective = TiledObjective(plan.extractor, terms, content, self.config.tile, bf16=plan.bf16) if tiled else None
+        optimizer = PixelOptimizer(start, plan.extractor, terms, self.config, bf16=plan.bf16, tiled=objective)
         while len(self.history) < end:
             before = optimizer.image().detach().clone()
             self.history.append(optimizer.step())  # the loss of `before`

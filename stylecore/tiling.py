@@ -1,0 +1,365 @@
+"""Print-size steps: one exact step computed tile by tile, so memory follows the tile, not the image.
+
+Only the style terms are global, and each is a function of statistics summed over positions
+(:mod:`stylecore.tile_terms`). So a step is two passes over the tiles:
+
+1. without grad, every tile (with a halo) goes forward and its partial statistics are summed;
+   the style loss at the summed statistics gives ``∂L/∂S`` (autograd, on a leaf);
+2. tile by tile, with grad: backpropagate ``Σ ⟨∂L/∂S, S_t⟩`` plus the tile's content, TV and
+   temporal values, and add the crop's pixel gradient into the image's.
+
+A tile's features equal the whole image's when its halo covers the deepest layer's receptive
+field and crop origins sit on the deepest pooling grid (:func:`halo_for`). Only each tile's own
+region of every feature map counts. With ``torch.distributed`` initialised, each rank takes every
+``world``-th tile; pass 1's statistics and pass 2's gradients are all-reduced (sums).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from .config import StyleConfig
+from .engine import blend_shares
+from .errors import ConfigError
+from .extractor import VGG19_LAYERS, VGGExtractor, layer_names, min_side, trunk_shapes
+from .losses import sqrtm_newton_schulz
+from .terms import ContentTerm, GramStyleTerm, LossTerm, MeanCovStyleTerm, default_terms
+from .tile_terms import (
+    Box,
+    GlobalTerm,
+    LocalTerm,
+    TiledContent,
+    Window,
+    combine,
+    global_term,
+    local_term,
+    moments_from,
+)
+
+#: Content targets of every tile are kept (own regions only) up to this size, else recomputed each step.
+CONTENT_CACHE_BYTES = 1 << 30
+
+
+def halo_for(layers: Sequence[str]) -> int:
+    """Pixels of context a tile needs on each side so that its features at ``layers`` are exact.
+
+    Zero padding at a crop edge spoils one more cell per 3x3 conv, and a pool spoils any cell that
+    touches a spoiled one; rounded up to the deepest pooling stride (conv5_1: 80).
+    """
+    deepest = max(layer_names(layers), key=VGG19_LAYERS.__getitem__)
+    spoiled, stride = 0, 1
+    for kind, *_ in trunk_shapes(1, 1, deepest):
+        if kind == "conv":
+            spoiled += stride
+        elif kind == "pool":
+            stride *= 2
+            spoiled = math.ceil(spoiled / stride) * stride
+    align = min_side(layers)
+    return max(align, math.ceil(spoiled / align) * align)
+
+
+def layer_stride(layer: str) -> int:
+    """How many image pixels one cell of ``layer`` spans (2 per max-pool before it)."""
+    index = VGG19_LAYERS[layer]
+    return int(2 ** sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < index))
+
+
+@dataclass(frozen=True)
+class Tile:
+    own: Box  # the pixels this tile is responsible for
+    crop: Box  # own plus halo, clipped to the image; what goes through VGG
+
+    def window(self, size: tuple[int, int], stride: int = 1) -> Window:
+        """The own region in a full map of ``size`` whose cells span ``stride`` pixels.
+
+        Crop origins are on the pooling grid, so the crop's map starts at cell ``origin // stride``;
+        a region ending at the image's edge ends at its map's edge (pools floor both alike).
+        """
+        y0, y1, x0, x1 = self.own
+        origin = (self.crop[0] // stride, self.crop[2] // stride)
+        return Window((y0 // stride, y1 // stride, x0 // stride, x1 // stride), size, origin)
+
+
+def tile_grid(height: int, width: int, tile: int, halo: int) -> list[Tile]:
+    """Row-major tiles of ``tile`` px (the last row and column take the rest) with ``halo`` around."""
+    tiles = []
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            crop = (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
+            tiles.append(Tile((y0, y1, x0, x1), crop))
+    return tiles
+
+
+def uses_tiles(height: int, width: int, config: StyleConfig) -> bool:
+    """Tile this scale? Only when ``config.tile`` is set and the image is larger than one tile."""
+    return config.tile > 0 and max(height, width) > config.tile
+
+
+def _crop(tensor: Tensor, box: Box) -> Tensor:
+    return tensor[..., box[0] : box[1], box[2] : box[3]]
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class TiledObjective:
+    """The objective and its pixel gradient at a whole image, computed tile by tile (exact)."""
+
+    def __init__(
+        self,
+        extractor: VGGExtractor,
+        terms: Sequence[LossTerm],
+        content: Tensor,
+        tile: int,
+        *,
+        bf16: bool = False,
+        cache_bytes: int = CONTENT_CACHE_BYTES,
+    ) -> None:
+        self.extractor, self.bf16, self.names = extractor, bf16, [t.name for t in terms]
+        self.size = (content.shape[-2], content.shape[-1])
+        self.globals: list[GlobalTerm] = []
+        self.locals: list[LocalTerm] = []
+        layers = [layer for t in terms for layer in t.layers]
+        self.tiles = tile_grid(*self.size, tile, halo_for(layers) if layers else 1)  # TV reads one pixel on
+        self.rank, self.world = _world()
+        for term in terms:
+            adapted = global_term(term)
+            if adapted is not None:
+                if adapted.gathered and self.world > 1:
+                    raise ConfigError("sliced statistics do not spread over several processes; use gram or meancov")
+                self.globals.append(adapted)
+            elif isinstance(term, ContentTerm):
+                self.locals.append(self._content(term, content, cache_bytes))
+            else:
+                self.locals.append(local_term(term))
+        self.global_layers = layer_names([n for t in self.globals for n in t.layers]) if self.globals else ()
+        self.layers = layer_names(layers) if layers else ()
+
+    def _mine(self) -> list[int]:
+        return list(range(self.rank, len(self.tiles), self.world))
+
+    def _features(self, crop: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+        if not layers:
+            return {}
+        with torch.autocast(crop.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            features = self.extractor(crop, layers)
+        return {name: f.to(crop.dtype) for name, f in features.items()}  # autocast's bf16 back to the pixels' type
+
+    def _own(self, tile: Tile, features: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Window]]:
+        own, windows = {}, {}
+        for name, f in features.items():
+            stride = layer_stride(name)
+            windows[name] = tile.window((self.size[0] // stride, self.size[1] // stride), stride)
+            own[name] = _crop(f, windows[name].in_crop())
+        return own, windows
+
+    @torch.no_grad()
+    def _content(self, term: ContentTerm, content: Tensor, cache_bytes: int) -> TiledContent:
+        """Σ t² per layer over the whole content, and its tiles' own targets if they fit ``cache_bytes``."""
+        cached: dict[int, dict[str, Tensor]] = {}
+        norms = {n: content.new_zeros(()) for n in term.layers}
+        keep = self._cache_size(term) <= cache_bytes * self.world  # each rank keeps only its own tiles'
+        mine = set(self._mine())
+        for index, tile in enumerate(self.tiles):
+            own, _ = self._own(tile, self._features(_crop(content, tile.crop), term.layers))
+            for n in term.layers:
+                norms[n] += own[n].pow(2).sum()
+            if keep and index in mine:
+                cached[index] = {n: f.clone() for n, f in own.items()}  # not views that keep the halo alive
+
+        def targets(index: int) -> dict[str, Tensor]:
+            if keep:
+                return cached[index]
+            tile = self.tiles[index]
+            with torch.no_grad():
+                return self._own(tile, self._features(_crop(content, tile.crop), term.layers))[0]
+
+        return TiledContent(term, targets, norms)
+
+    def _cache_size(self, term: ContentTerm) -> int:
+        height, width = self.size
+        total = 0
+        for name in term.layers:
+            stride = layer_stride(name)
+            channels = list(trunk_shapes(1, 1, name))[-1][2]
+            total += 4 * channels * (height // stride) * (width // stride)
+        return total
+
+    def evaluate(self, image: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """Each term's weighted value (and ``total``) at ``image`` (1, 3, H, W), and d total / d image."""
+        image = image.detach()
+        values = {t.name: v for t, v in zip(self.globals, self._global_pass(image), strict=True)}
+        grad, local_values = self._gradient_pass(image)
+        values.update(zip((t.name for t in self.locals), local_values, strict=True))
+        ordered = {name: values[name] for name in self.names}
+        ordered["total"] = torch.stack(list(ordered.values())).sum()
+        return ordered, grad
+
+    def _global_pass(self, image: Tensor) -> list[Tensor]:
+        """Pass 1: summed statistics, each style loss there, and ∂L/∂S kept for pass 2."""
+        self._grads: list[dict[str, Tensor]] = []
+        if not self.globals:
+            return []
+        for term in self.globals:
+            term.new_step()
+        sums: list[dict[str, Tensor]] = [{} for _ in self.globals]  # running, not one per tile
+        with torch.no_grad():
+            for index in self._mine() or [0]:
+                tile = self.tiles[index]
+                own, windows = self._own(tile, self._features(_crop(image, tile.crop), self.global_layers))
+                for k, term in enumerate(self.globals):
+                    stats = term.statistics(own, windows)
+                    if not self._mine():  # a rank without tiles adds zeros of the right shapes
+                        stats = {key: torch.zeros_like(v) for key, v in stats.items()}
+                    sums[k] = combine([sums[k], stats], term.gathered) if sums[k] else stats
+        values = []
+        for term, whole in zip(self.globals, sums, strict=True):
+            if self.world > 1:
+                _all_reduce(whole)
+            leaves = {key: v.detach().requires_grad_(True) for key, v in whole.items()}
+            with torch.enable_grad():
+                loss = term.loss(leaves)
+                grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
+            self._grads.append(
+                {
+                    key: torch.zeros_like(v) if g is None else g
+                    for (key, v), g in zip(leaves.items(), grads, strict=True)
+                }
+            )
+            values.append(loss.detach())
+        return values
+
+    def _surrogate(
+        self, own: Mapping[str, Tensor], windows: Mapping[str, Window], offsets: list[dict[str, int]]
+    ) -> Tensor | None:
+        """Σ ⟨∂L/∂S, S_t⟩ over the style terms: its gradient is the style losses' (S is linear in S_t)."""
+        total: Tensor | None = None
+        for term, grads, seen in zip(self.globals, self._grads, offsets, strict=True):
+            for key, stat in term.statistics(own, windows).items():
+                grad = grads[key]
+                if key in term.gathered:  # this tile's columns of the gathered projections
+                    start = seen.get(key, 0)
+                    grad, seen[key] = grad[..., start : start + stat.shape[-1]], start + stat.shape[-1]
+                part = (grad * stat).sum()
+                total = part if total is None else total + part
+        return total
+
+    def _gradient_pass(self, image: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Pass 2: each tile forward with grad; backprop the surrogate and the local values."""
+        grad = torch.zeros_like(image)
+        local_values = [image.new_zeros(()) for _ in self.locals]
+        offsets: list[dict[str, int]] = [{} for _ in self.globals]
+        for index in self._mine():
+            tile = self.tiles[index]
+            crop = _crop(image, tile.crop).clone().requires_grad_(True)
+            own, windows = self._own(tile, self._features(crop, self.layers))
+            total = self._surrogate(own, windows, offsets)
+            for k, term in enumerate(self.locals):
+                value = term.value(own, crop, tile.window(self.size), index)
+                local_values[k] += value.detach()
+                total = value if total is None else total + value
+            if total is not None and total.requires_grad:
+                total.backward()  # type: ignore[no-untyped-call]
+                _crop(grad, tile.crop).add_(crop.grad)  # type: ignore[arg-type]
+        if self.world > 1:
+            stacked = torch.stack(local_values) if local_values else image.new_zeros(0)
+            dist.all_reduce(grad)
+            dist.all_reduce(stacked)
+            local_values = list(stacked.unbind())
+        return grad, local_values
+
+
+def _all_reduce(stats: dict[str, Tensor]) -> None:
+    """Sum every statistic over the ranks in one call."""
+    keys = list(stats)
+    flat = torch.cat([stats[k].reshape(-1) for k in keys])
+    dist.all_reduce(flat)
+    start = 0
+    for key in keys:
+        count = stats[key].numel()
+        stats[key] = flat[start : start + count].view_as(stats[key])
+        start += count
+
+
+def build_tiled_terms(
+    extractor: VGGExtractor,
+    content: Tensor,
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    regions: Sequence[Tensor | None] | None = None,
+    style_regions: Sequence[Tensor | None] = (),
+    extra: Sequence[LossTerm] = (),
+) -> list[LossTerm]:
+    """:func:`stylecore.engine.build_terms` for a tiled scale: no whole-image content features.
+
+    Content targets are left to :class:`TiledObjective` (per tile); Gram and mean/covariance
+    targets of the style images are summed tile by tile, so a print-size style image fits too.
+    """
+    terms = [*default_terms(config, regions, style_regions), *extra]
+    shares = blend_shares(len(styles), config.style_blend)
+    for term in terms:
+        if isinstance(term, GramStyleTerm | MeanCovStyleTerm):
+            _tiled_style_targets(term, extractor, styles, shares, config.tile)
+        elif not isinstance(term, ContentTerm):
+            with torch.no_grad():
+                term.set_targets(extractor, content, styles, shares)
+    return terms
+
+
+@torch.no_grad()
+def image_statistics(extractor: VGGExtractor, image: Tensor, term: GlobalTerm, tile: int) -> dict[str, Tensor]:
+    """``term``'s statistics of a whole ``image``, summed over tiles."""
+    size = (image.shape[-2], image.shape[-1])
+    whole: dict[str, Tensor] = {}
+    for piece in tile_grid(*size, tile, halo_for(term.layers)):
+        features = extractor(_crop(image, piece.crop), term.layers)
+        own, windows = {}, {}
+        for name, f in features.items():
+            stride = layer_stride(name)
+            windows[name] = piece.window((size[0] // stride, size[1] // stride), stride)
+            own[name] = _crop(f, windows[name].in_crop())
+        for key, value in term.statistics(own, windows).items():
+            whole[key] = whole[key] + value if key in whole else value
+    return whole
+
+
+def _tiled_style_targets(
+    term: GramStyleTerm | MeanCovStyleTerm,
+    extractor: VGGExtractor,
+    styles: Sequence[Tensor],
+    shares: Sequence[float],
+    tile: int,
+) -> None:
+    """The same targets as the term's ``set_targets``, from tiles of each style image."""
+    adapter = global_term(term)
+    assert adapter is not None
+    mixed: dict[str, tuple[Tensor, Tensor]] = {}  # layer -> blended (Gram or mean, second moment)
+    for style, share in zip(styles, shares, strict=True):
+        if share == 0:
+            continue
+        stats = image_statistics(extractor, style, adapter, tile)
+        for layer in term.layers:
+            if isinstance(term, GramStyleTerm):
+                part = (share * (stats[f"g:{layer}"] / stats[f"n:{layer}"])[None], share * stats[f"n:{layer}"])
+            else:
+                mean, cov = moments_from(stats, layer, style.dtype)
+                part = (share * mean, share * (cov + mean.unsqueeze(2) @ mean.unsqueeze(1)))
+            old = mixed.get(layer)
+            mixed[layer] = part if old is None else (old[0] + part[0], old[1] + part[1])
+    if isinstance(term, GramStyleTerm):
+        term.targets = {layer: gram for layer, (gram, _) in mixed.items()}
+        return
+    term.targets = {}
+    for layer, (mean, second) in mixed.items():
+        cov = second - mean.unsqueeze(2) @ mean.unsqueeze(1)
+        term.targets[layer] = (mean, cov, sqrtm_newton_schulz(cov))
