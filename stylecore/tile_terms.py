@@ -267,7 +267,7 @@ class TiledRegions:
                 else:
                     gram = stats[f"g:{key}"] / (stats[f"m:{key}"] + _EPS)
                     distance = relative_error(gram[None], targets[i][0])
-                parts.append(stats[f"a:{key}"] / count * distance)
+                parts.append(self.term.blend[i] * stats[f"a:{key}"] / count * distance)  # as RegionStyleTerm
             losses.append(torch.stack(parts).sum())
         return self.term.weight * torch.stack(losses).mean()
 
