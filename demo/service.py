@@ -39,6 +39,7 @@ from stylecore.imageio import load_mask
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
 from stylecore.run import Progress, StyleRun
+from stylecore.sizing import MIN_SIDE
 
 from .outputs import OutputDir, seal
 from .uploads import MAX_INPUT_PIXELS, Rejected, Upload
@@ -138,6 +139,26 @@ def read_upload(upload: Upload | Rejected | None, what: str, max_side: int) -> I
     if isinstance(upload, Rejected):
         raise StylecoreError(upload.message)
     return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=max_side, name=upload.name)
+
+
+def size_problem(upload: Upload | Rejected | None, what: str, size: int) -> str | None:
+    """Why an image this size cannot make a ``size`` px result (from its header), or None.
+
+    A side under MIN_SIDE is refused outright; at ``size`` (0: any size), the short
+    side must still reach MIN_SIDE, or the run would have to change the aspect ratio.
+    """
+    if not isinstance(upload, Upload):
+        return None
+    width, height = upload.size
+    if min(width, height) < MIN_SIDE:
+        return f"The {what} is {width}x{height} pixels; use one at least {MIN_SIDE} pixels on each side."
+    short = min(width, height) * size / max(width, height)
+    if size and short < MIN_SIDE:
+        return (
+            f"The {what} is {width}x{height} pixels: at size {size} its short side would be {short:.0f} px, "
+            f"under {MIN_SIDE}; use a photo closer to square, or a larger size."
+        )
+    return None
 
 
 def read_region(upload: Upload | Rejected | None, *, painted: bool) -> Tensor | None:

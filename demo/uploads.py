@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -106,6 +107,23 @@ def check_header(path: Path, name: str, max_pixels: int = MAX_INPUT_PIXELS) -> t
     if width * height > max_pixels:
         raise _Refused(f"{name} is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels.")
     return width, height
+
+
+def as_input(value: Any) -> Upload | Rejected | None:
+    """Whatever reached a callback as an image input, checked: the callback's own guard.
+
+    The component's hook (:func:`checked_image`) is the first check, but Gradio does
+    not always run it: its example loader rebuilds the component from its config,
+    without the instance's hook, and hands the run a plain path. So every callback
+    passes its image inputs through here too; an already checked value passes as is.
+    """
+    if value is None or isinstance(value, Upload | Rejected):
+        return value
+    if isinstance(value, str | os.PathLike):
+        value = SimpleNamespace(path=os.fspath(value), url=None, orig_name=None)
+    elif isinstance(value, dict):
+        value = SimpleNamespace(path=value.get("path"), url=value.get("url"), orig_name=value.get("orig_name"))
+    return check_payload(value)
 
 
 def checked_image(**kwargs: Any) -> gr.Image:
