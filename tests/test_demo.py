@@ -225,3 +225,10 @@ def test_the_page_points_videos_and_folders_to_the_readme(url: str) -> None:
         c["props"].get("value", "") for c in config["components"] if c.get("props", {}).get("elem_id") == "video-note"
     ]
     assert len(notes) == 1 and "stylecore video" in notes[0] and "*Video* section" in notes[0]
+
+
+def test_a_size_over_the_host_is_used_at_the_limit_and_said_aloud(client: Client) -> None:
+    status, png = client.predict(**_stylize_args(iterations=2, size=100000))[2:]
+    assert "Size 100000 is over this host's 80 limit; used 80" in status
+    with open_image(png) as result:
+        assert max(result.size) == 80
