@@ -199,7 +199,7 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str, progr
     preview is such a file, with the settings in its metadata, and is the download until
     the next one: after Stop, the download is the image of the last step shown.
     """
-    before = str(service.save_input(photo, OUTPUTS, "before.png"))
+    before = str(service.save_input(photo, OUTPUTS, "before.png", config.size))
     throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
     for update in service.stream(MODELS, photo, styles, config, regions):
         p, said = update.progress, (notes or []) + update.notes
@@ -352,7 +352,7 @@ def extract(image: Input) -> tuple[str, dict[str, Any], str]:
         image: the image to describe; its long side is reduced to the app's size limit first.
     """
     try:
-        picture = service.read_upload(as_input(image), "an image", HW.max_side)
+        picture = service.read_upload(as_input(image), "an image", HW.max_side, like_cli=False)
         path, summary = service.extract_grams(MODELS, picture, OUTPUTS)
     except StylecoreError as exc:
         raise gr.Error(str(exc), print_exception=False) from None

@@ -35,7 +35,7 @@ from stylecore import (
     vgg19_extractor,
 )
 from stylecore.config import provenance
-from stylecore.imageio import load_mask
+from stylecore.imageio import load_mask, resize_long_side
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
 from stylecore.run import Progress, StyleRun
@@ -132,13 +132,22 @@ def _export(out_dir: Path, weights: str) -> None:
         raise StylecoreError(lines[-1] if lines else f"the ONNX export failed (exit {done.returncode})")
 
 
-def read_upload(upload: Upload | Rejected | None, what: str, max_side: int) -> Image.Image:
-    """An uploaded file as RGB, decoded at no more than ``max_side`` on the long side."""
+#: Photos up to this many pixels are decoded whole, as the CLI decodes them, and the engine
+#: resizes them: the page and ``stylecore`` then start from the same pixels and give the same
+#: image. Larger ones are decoded at reduced scale (JPEG ``draft``, then LANCZOS) to bound
+#: memory, which changes the starting pixels slightly (README, *Known limits*).
+FULL_DECODE_PIXELS = 4_000_000
+
+
+def read_upload(upload: Upload | Rejected | None, what: str, max_side: int, *, like_cli: bool = True) -> Image.Image:
+    """An uploaded file as RGB: whole when small (``like_cli``: as the CLI reads it), else at most ``max_side``."""
     if upload is None:
         raise StylecoreError(f"please upload {what}")
     if isinstance(upload, Rejected):
         raise StylecoreError(upload.message)
-    return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=max_side, name=upload.name)
+    whole = like_cli and upload.size[0] * upload.size[1] <= FULL_DECODE_PIXELS
+    side = None if whole else max_side
+    return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=side, name=upload.name)
 
 
 def size_problem(upload: Upload | Rejected | None, what: str, size: int) -> str | None:
@@ -226,9 +235,9 @@ def save_result(image: Image.Image, config: StyleConfig, models: Models, outputs
     return seal(save_image(image, outputs.new_file(name), provenance(config, models.weights_label)))
 
 
-def save_input(image: Image.Image, outputs: OutputDir, name: str) -> Path:
-    """An input as the run sees it (the slider's "before"), owner-readable only."""
-    return seal(save_image(image, outputs.new_file(name)))
+def save_input(image: Image.Image, outputs: OutputDir, name: str, size: int) -> Path:
+    """An input at the result's size (the slider's "before"), owner-readable only."""
+    return seal(save_image(resize_long_side(image, size), outputs.new_file(name)))
 
 
 def extract_grams(models: Models, image: Image.Image, outputs: OutputDir) -> tuple[Path, dict[str, Any]]:
