@@ -241,3 +241,39 @@ def test_too_small_or_too_thin_photos_are_refused(size: tuple[int, int], side: i
     problem = size_problem(Upload(EXAMPLES / "chelsea.jpg", "x.png", size), "photo", side)
     assert problem and needle in problem
     assert size_problem(Upload(EXAMPLES / "chelsea.jpg", "x.png", (451, 300)), "photo", side) is None
+
+
+def test_an_http_url_input_is_refused_before_anything_is_fetched(url: str) -> None:
+    """A 50 MB body behind a local URL: refused with one sentence, never downloaded."""
+    import http.server
+    import resource
+    import threading
+
+    served: list[str] = []
+
+    class Big(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(50 * 2**20))
+            self.end_headers()
+            for _ in range(50):
+                self.wfile.write(b"\0" * 2**20)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Big)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    try:
+        link = f"http://127.0.0.1:{server.server_port}/big.png"
+        payload = {"path": link, "url": link, "orig_name": "big.png", "meta": {"_type": "gradio.FileData"}}
+        status, completed = call_raw(url, "extract", [payload])
+    finally:
+        server.shutdown()
+    assert status == 200 and completed["success"] is False
+    assert completed["output"]["error"] == uploads.NO_URLS
+    assert served == []  # refused before a byte was asked for
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100
