@@ -95,6 +95,12 @@ def _plot(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def sentence(message: str) -> str:
+    """Every message the page shows in one style: a capital first letter and a full stop."""
+    message = message.strip() or "Something went wrong; try again."
+    return message[0].upper() + message[1:] + ("" if message[-1] in ".!?" else ".")
+
+
 def _stopped(step: int, total: int) -> str:
     return f"Stopped at step {step} of {total}. The image of that step is under Download PNG."
 
@@ -175,7 +181,7 @@ def stylize(content: Input, style: Input, style2: Input = None, region: Input = 
         regions = _regions(region, painted, two_styles=style2 is not None)
         yield from _stream(photo, styles, config, service.result_name(content, style), progress, regions, notes)
     except StylecoreError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
 
 
 def _regions(region: Input, painted: Input, two_styles: bool) -> list[Any] | None:
@@ -210,9 +216,10 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str, progr
         elif throttle(force=update.preview is not None):
             progress((p.iteration, p.iterations), desc="Stylising", unit="steps")
             step_name = name.replace(".png", f"-step{p.iteration}.png")
-            shot = service.save_result(update.preview, config, MODELS, OUTPUTS, step_name) if update.preview else None
-            path = str(shot) if shot else None
-            slider, download = ((before, path), path) if path else (gr.skip(), gr.skip())
+            slider, download = gr.skip(), gr.skip()
+            if update.preview:
+                shot = str(service.save_result(update.preview, config, MODELS, OUTPUTS, step_name))
+                slider, download = (before, shot), shot
             plot = _plot(update.losses) if update.preview else gr.skip()
             status = _status(p.iteration, p.iterations, p.elapsed, notes=said)
             yield slider, plot, status, download, (p.iteration, p.iterations)
@@ -318,7 +325,7 @@ def _first_problem(values: dict[str, Any], request: gr.Request | None) -> tuple[
     try:
         config, _notes = _config(settings, two_styles=values["style2"] is not None)
     except ConfigError as exc:
-        return _blame(str(exc)), f"{str(exc)[0].upper()}{str(exc)[1:]}."
+        return _blame(str(exc)), sentence(str(exc))
     for name, what, side in (("content", "photo", config.size), ("style", "style image", 0)):
         problem = service.size_problem(values[name], what, side)
         if problem:
@@ -355,7 +362,7 @@ def extract(image: Input) -> tuple[str, dict[str, Any], str]:
         picture = service.read_upload(as_input(image), "an image", HW.max_side, like_cli=False)
         path, summary = service.extract_grams(MODELS, picture, OUTPUTS)
     except StylecoreError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
     return str(path), summary, f"Served by ONNX Runtime on **{summary['provider']}**."
 
 
@@ -372,7 +379,7 @@ def preset_values(preset: str) -> tuple[Any, ...]:
     try:
         c = PRESETS[controls.choice("preset", preset)]
     except ConfigError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
     return (min(c.iterations, HW.default_iterations), math.log10(c.content_weight),
             math.log10(c.style_weight), math.log10(c.tv_weight), c.optimizer, c.init)  # fmt: skip
 

@@ -129,8 +129,12 @@ def max_iterations(size: Any, hardware: Hardware) -> int:
 def clamp_size(settings: dict[str, Any], hardware: Hardware) -> tuple[dict[str, Any], list[str]]:
     """A size over this host's limit becomes the limit, said aloud; anything else is checked later."""
     size = settings.get("size")
-    real = isinstance(size, int | float) and not isinstance(size, bool) and math.isfinite(size)
-    if real and size > hardware.max_side:
+    if (
+        isinstance(size, int | float)
+        and not isinstance(size, bool)
+        and math.isfinite(size)
+        and size > hardware.max_side
+    ):
         note = f"Size {size:g} is over this host's {hardware.max_side} limit; used {hardware.max_side}"
         return {**settings, "size": hardware.max_side}, [note]
     return settings, []

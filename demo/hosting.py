@@ -44,7 +44,7 @@ def duration_factor() -> float:
     cannot read the GPU's model, which would under-count the lease on a Blackwell.
     """
     try:
-        from spaces.zero import config as zero_config
+        from spaces.zero import config as zero_config  # type: ignore[import-untyped]
 
         known = json.loads(files("spaces.zero").joinpath(zero_config.CONFIGS_FILENAME).read_text())
         model = zero_config._get_model(zero_config._read_gpu_information() or "")

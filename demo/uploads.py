@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 from gradio.utils import get_upload_folder
-from gradio_client.utils import is_http_url_like
+from gradio_client.utils import is_http_url_like  # type: ignore[import-untyped]
 from PIL import Image, UnidentifiedImageError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
