@@ -75,7 +75,9 @@ def _serious(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     found = []
-    for rule in Axe().run(page).response["violations"]:
+    response = Axe().run(page).response
+    assert len(response["passes"]) > 10  # axe really looked at the page
+    for rule in response["violations"]:
         if rule["impact"] not in ("serious", "critical"):
             continue
         for node in rule["nodes"]:
@@ -115,6 +117,11 @@ def test_every_example_runs_and_the_page_passes_axe(browser, url: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo_1366x900.png"))
     assert _serious(page) == []
+    slider = page.locator("#iterations input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # a keyboard user's focus: :focus-visible applies
+    outline = slider.evaluate("(el) => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+    assert outline.split()[0] not in ("none", "") and outline.split()[1] != "0px", outline
     phone = _open(browser, url, PHONE)
     phone.wait_for_timeout(1000)
     phone.screenshot(path=str(ARTIFACTS / "demo_390px.png"), full_page=True)
