@@ -449,15 +449,18 @@ def build() -> gr.Blocks:
         ok = gr.State(False)
         # The page checks first, without the queue, so a problem lands next to Run and in the
         # status (not on a box far above Run); API callers get the same check as a validator.
-        checked = run_button.click(page_check, inputs, [message, status, ok], api_visibility="private", queue=False)
+        checked = run_button.click(page_check, inputs, [message, status, ok], api_visibility="private", queue=False,
+                                   show_progress="hidden")  # fmt: skip
         run_event = checked.then(
             page_stylize, [ok, *inputs], [*outputs, message], api_visibility="private",
+            show_progress_on=[out["result"]],  # not a timer over the message or the status line
             concurrency_limit=HW.concurrency, concurrency_id="stylize",
         )  # fmt: skip
         api_button = gr.Button(visible=False)
         api_button.click(api_stylize, inputs, outputs, api_name="stylize", validator=check_run,
                          concurrency_limit=HW.concurrency, concurrency_id="stylize")  # fmt: skip
-        stop_button.click(stop, None, [status, message], cancels=[run_event], queue=False, api_visibility="private")
+        stop_button.click(stop, None, [status, message], cancels=[run_event], queue=False, api_visibility="private",
+                          show_progress="hidden")  # fmt: skip
         ui["size"].change(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
         blocks.load(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
         preset_outputs = [ui[n] for n in ("iterations", "log_cw", "log_sw", "log_tv", "optimizer", "init")]
