@@ -227,8 +227,10 @@ def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str, progr
 
 #: What the Run button calls: on ZeroGPU, inside a GPU lease sized by _lease().
 gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
-#: The last step each client saw, for Stop's status line (keyed by client keys).
+#: The step of the last image each client was sent (its download), for Stop's status line.
 LAST_STEP: dict[tuple[str, ...], tuple[int, int]] = {}
+#: Clients who pressed Stop: their run sends nothing more (a late update would overwrite "Stopped").
+STOPPED: set[tuple[str, ...]] = set()
 _LAST_LOCK = threading.Lock()
 
 
@@ -245,7 +247,10 @@ def tracked(fn: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Itera
         with LIMIT.running(keys):
             for *update, step in fn(*args, **kwargs):
                 with _LAST_LOCK:
-                    LAST_STEP[keys] = step
+                    if keys in STOPPED:
+                        return
+                    if isinstance(update[3], str):  # an image went out as the download
+                        LAST_STEP[keys] = step
                 yield tuple(update)
 
     return run
@@ -259,11 +264,17 @@ def page_stylize(ok: bool, *args: Any) -> Iterator[tuple[Any, ...]]:
     if not ok:  # the page check said why, next to Run; a generator with no yield would clear it
         yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
+    keys = client_keys(LocalContext.request.get(None))
+    run = api_stylize(*args)
     try:
-        for update in api_stylize(*args):
+        for update in run:
             yield (*update, "")
     except gr.Error as exc:
         yield gr.skip(), gr.skip(), exc.message, gr.skip(), exc.message
+    finally:
+        run.close()  # after Stop: ends the optimisation (and frees the worker) now
+    if keys in STOPPED:  # the last word in this run's own stream, after any update already under way
+        yield gr.skip(), gr.skip(), stop()[0], gr.skip(), ""
 
 
 page_stylize.__signature__ = inspect.signature(stylize).replace(  # type: ignore[attr-defined]
@@ -279,13 +290,23 @@ def page_check(*values: Any) -> tuple[str, str, bool]:
     _name, problem = _first_problem(dict(zip(names, values, strict=True)), request)
     if problem:
         return problem, problem, False
+    keys = client_keys(request)
+    with _LAST_LOCK:
+        STOPPED.discard(keys)
+        LAST_STEP.pop(keys, None)
     return "", "Starting…", True
 
 
 def stop() -> tuple[str, str]:
-    """Stop's own update: the status says where the run stopped (its image is already the download)."""
+    """Stop: the run sends nothing more and ends at its next step; the status says where it stopped.
+
+    Not Gradio's ``cancels``: an update already on its way would then land after this one
+    and the status would say "Running" again. The run's own stream ends with the same words.
+    """
+    keys = client_keys(LocalContext.request.get(None))
     with _LAST_LOCK:
-        step = LAST_STEP.get(client_keys(LocalContext.request.get(None)))
+        STOPPED.add(keys)
+        step = LAST_STEP.get(keys)
     return (_stopped(*step) if step else "Stopped before the first step."), ""
 
 
@@ -451,7 +472,7 @@ def build() -> gr.Blocks:
         # status (not on a box far above Run); API callers get the same check as a validator.
         checked = run_button.click(page_check, inputs, [message, status, ok], api_visibility="private", queue=False,
                                    show_progress="hidden")  # fmt: skip
-        run_event = checked.then(
+        checked.then(
             page_stylize, [ok, *inputs], [*outputs, message], api_visibility="private",
             show_progress_on=[out["result"]],  # not a timer over the message or the status line
             concurrency_limit=HW.concurrency, concurrency_id="stylize",
@@ -459,7 +480,7 @@ def build() -> gr.Blocks:
         api_button = gr.Button(visible=False)
         api_button.click(api_stylize, inputs, outputs, api_name="stylize", validator=check_run,
                          concurrency_limit=HW.concurrency, concurrency_id="stylize")  # fmt: skip
-        stop_button.click(stop, None, [status, message], cancels=[run_event], queue=False, api_visibility="private",
+        stop_button.click(stop, None, [status, message], queue=False, api_visibility="private",
                           show_progress="hidden")  # fmt: skip
         ui["size"].change(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
         blocks.load(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
