@@ -24,7 +24,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import gradio as gr
@@ -234,7 +234,7 @@ STOPPED: set[tuple[str, ...]] = set()
 _LAST_LOCK = threading.Lock()
 
 
-def tracked(fn: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Iterator[tuple[Any, ...]]]:
+def tracked(fn: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Generator[tuple[Any, ...], None, None]]:
     """``fn``'s run, counted as running for its client from its first step until it ends, however it ends.
 
     This runs in the app's own process (outside the ZeroGPU worker), so the count and the
@@ -242,7 +242,7 @@ def tracked(fn: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Itera
     """
 
     @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
+    def run(*args: Any, **kwargs: Any) -> Generator[tuple[Any, ...], None, None]:
         keys = client_keys(LocalContext.request.get(None))
         with LIMIT.running(keys):
             for *update, step in fn(*args, **kwargs):
