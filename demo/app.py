@@ -17,16 +17,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from demo import hosting  # noqa: I001 - first: it imports `spaces` before torch can touch CUDA
 
+import functools
 import importlib.util
 import inspect
 import math
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import gradio as gr
 import pandas as pd
+from gradio.context import LocalContext
 from starlette.middleware import Middleware
 
 from demo import controls, layout, service
@@ -37,6 +40,7 @@ from demo.uploads import (
     MAX_UPLOAD_BYTES,
     Rejected,
     Upload,
+    as_input,
 )
 from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
 from stylecore.sizing import MIN_SIDE
@@ -76,14 +80,29 @@ Input = Upload | Rejected | None
 IMAGE_INPUTS = ("content", "style", "style2", "region", "painted")
 
 
-def _config(settings: dict[str, Any], two_styles: bool) -> StyleConfig:
+def _config(settings: dict[str, Any], two_styles: bool) -> tuple[StyleConfig, list[str]]:
+    """The run's config, and the notes to say aloud (a size over this host's limit is clamped, not refused)."""
+    settings, notes = controls.clamp_size(settings, HW)
     size, iterations = NUMBERS["size"].parse(settings["size"]), NUMBERS["iterations"].parse(settings["iterations"])
     budget = hosting.run_budget(HW, int(size), int(iterations))
-    return controls.to_config(settings, HW, two_styles=two_styles, time_budget=budget)
+    return controls.to_config(settings, HW, two_styles=two_styles, time_budget=budget), notes
 
 
 def _plot(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["iteration", "term", "loss"])
+    """The loss rows, plus log10 of each loss: the terms differ by orders of magnitude."""
+    frame = pd.DataFrame(rows, columns=["iteration", "term", "loss"])
+    frame["log10 loss"] = frame["loss"].clip(lower=1e-12).map(math.log10)
+    return frame
+
+
+def sentence(message: str) -> str:
+    """Every message the page shows in one style: a capital first letter and a full stop."""
+    message = message.strip() or "Something went wrong; try again."
+    return message[0].upper() + message[1:] + ("" if message[-1] in ".!?" else ".")
+
+
+def _stopped(step: int, total: int) -> str:
+    return f"Stopped at step {step} of {total}. The image of that step is under Download PNG."
 
 
 def _status(done: int, total: int, seconds: float, final: bool = False, notes: list[str] | None = None) -> str:
@@ -147,18 +166,22 @@ def stylize(content: Input, style: Input, style2: Input = None, region: Input = 
         "seed": seed, "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales,
         "style_loss": style_loss,
     }  # fmt: skip
+    content, style, style2, region, painted = (as_input(v) for v in (content, style, style2, region, painted))
     try:
-        config = _config(settings, two_styles=style2 is not None)
+        config, notes = _config(settings, two_styles=style2 is not None)
         if MODELS.extractor is None:
             raise StylecoreError(MODELS.weights_error)
+        problem = service.size_problem(content, "photo", config.size) or service.size_problem(style, "style image", 0)
+        if problem:
+            raise StylecoreError(problem)
         photo = service.read_upload(content, "a content photo", config.size)
         style_side = max(MIN_SIDE, round(config.size * config.style_scale))  # decode no larger than used
         uploads = [style] + ([style2] if style2 else [])
         styles = [service.read_upload(u, "a style image", style_side) for u in uploads]
         regions = _regions(region, painted, two_styles=style2 is not None)
-        yield from _stream(photo, styles, config, service.result_name(content, style), progress, regions)
+        yield from _stream(photo, styles, config, service.result_name(content, style), progress, regions, notes)
     except StylecoreError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
 
 
 def _regions(region: Input, painted: Input, two_styles: bool) -> list[Any] | None:
@@ -174,26 +197,117 @@ def _regions(region: Input, painted: Input, two_styles: bool) -> list[Any] | Non
 
 
 def _stream(photo: Any, styles: list[Any], config: StyleConfig, name: str, progress: gr.Progress,
-            regions: list[Any] | None = None) -> Iterator[tuple[Any, Any, str, Any]]:  # fmt: skip
-    """The run's updates for the page. Images that repeat go out as files written once: Gradio re-writes
-    a PIL output's cache file on every yield, which truncates it under a browser still downloading it."""
-    before = str(service.save_input(photo, OUTPUTS, "before.png"))
+            regions: list[Any] | None = None, notes: list[str] | None = None) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+    """The run's updates for the page, each with (step, steps) last (:func:`tracked` strips it).
+
+    Images that repeat go out as files written once: Gradio re-writes a PIL output's cache
+    file on every yield, which truncates it under a browser still downloading it. Every
+    preview is such a file, with the settings in its metadata, and is the download until
+    the next one: after Stop, the download is the image of the last step shown.
+    """
+    before = str(service.save_input(photo, OUTPUTS, "before.png", config.size))
     throttle = service.Throttle(UPDATE_INTERVAL_S, time.monotonic)
     for update in service.stream(MODELS, photo, styles, config, regions):
-        p = update.progress
+        p, said = update.progress, (notes or []) + update.notes
         if update.final and update.preview is not None:  # the final update always carries the result
             path = str(service.save_result(update.preview, config, MODELS, OUTPUTS, name))
-            status = _status(p.iteration, p.iterations, p.elapsed, True, update.notes)
-            yield (before, path), _plot(update.losses), status, path
+            status = _status(p.iteration, p.iterations, p.elapsed, True, said)
+            yield (before, path), _plot(update.losses), status, path, (p.iteration, p.iterations)
         elif throttle(force=update.preview is not None):
             progress((p.iteration, p.iterations), desc="Stylising", unit="steps")
-            slider = (before, update.preview) if update.preview else gr.skip()
+            step_name = name.replace(".png", f"-step{p.iteration}.png")
+            slider, download = gr.skip(), gr.skip()
+            if update.preview:
+                shot = str(service.save_result(update.preview, config, MODELS, OUTPUTS, step_name))
+                slider, download = (before, shot), shot
             plot = _plot(update.losses) if update.preview else gr.skip()
-            yield slider, plot, _status(p.iteration, p.iterations, p.elapsed, notes=update.notes), gr.skip()
+            status = _status(p.iteration, p.iterations, p.elapsed, notes=said)
+            yield slider, plot, status, download, (p.iteration, p.iterations)
 
 
 #: What the Run button calls: on ZeroGPU, inside a GPU lease sized by _lease().
 gpu_stylize = hosting.gpu_task(duration=_lease)(stylize)
+#: The step of the last image each client was sent (its download), for Stop's status line.
+LAST_STEP: dict[tuple[str, ...], tuple[int, int]] = {}
+#: Clients who pressed Stop: their run sends nothing more (a late update would overwrite "Stopped").
+STOPPED: set[tuple[str, ...]] = set()
+_LAST_LOCK = threading.Lock()
+
+
+def tracked(fn: Callable[..., Iterator[tuple[Any, ...]]]) -> Callable[..., Generator[tuple[Any, ...], None, None]]:
+    """``fn``'s run, counted as running for its client from its first step until it ends, however it ends.
+
+    This runs in the app's own process (outside the ZeroGPU worker), so the count and the
+    last step seen live where the validator and Stop read them.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Generator[tuple[Any, ...], None, None]:
+        keys = client_keys(LocalContext.request.get(None))
+        with LIMIT.running(keys):
+            for *update, step in fn(*args, **kwargs):
+                with _LAST_LOCK:
+                    if keys in STOPPED:
+                        return
+                    if isinstance(update[3], str):  # an image went out as the download
+                        LAST_STEP[keys] = step
+                yield tuple(update)
+
+    return run
+
+
+api_stylize = tracked(gpu_stylize)
+
+
+def page_stylize(ok: bool, *args: Any) -> Iterator[tuple[Any, ...]]:
+    """The page's run: only when :func:`page_check` passed; an error lands next to Run and in the status."""
+    if not ok:  # the page check said why, next to Run; a generator with no yield would clear it
+        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return
+    keys = client_keys(LocalContext.request.get(None))
+    run = api_stylize(*args)
+    try:
+        for update in run:
+            yield (*update, "")
+    except gr.Error as exc:
+        yield gr.skip(), gr.skip(), exc.message, gr.skip(), exc.message
+    finally:
+        run.close()  # after Stop: ends the optimisation (and frees the worker) now
+    if keys in STOPPED:  # the last word in this run's own stream, after any update already under way
+        yield gr.skip(), gr.skip(), stop()[0], gr.skip(), ""
+
+
+page_stylize.__signature__ = inspect.signature(stylize).replace(  # type: ignore[attr-defined]
+    parameters=[inspect.Parameter("ok", inspect.Parameter.POSITIONAL_ONLY),
+                *inspect.signature(stylize).parameters.values()]
+)  # fmt: skip
+
+
+def page_check(*values: Any) -> tuple[str, str, bool]:
+    """The page's Run, first: (message next to Run, status line, go on). It never raises: no toast."""
+    names = [n for n in inspect.signature(stylize).parameters if n != "progress"]
+    request = LocalContext.request.get(None)
+    _name, problem = _first_problem(dict(zip(names, values, strict=True)), request)
+    if problem:
+        return problem, problem, False
+    keys = client_keys(request)
+    with _LAST_LOCK:
+        STOPPED.discard(keys)
+        LAST_STEP.pop(keys, None)
+    return "", "Starting…", True
+
+
+def stop() -> tuple[str, str]:
+    """Stop: the run sends nothing more and ends at its next step; the status says where it stopped.
+
+    Not Gradio's ``cancels``: an update already on its way would then land after this one
+    and the status would say "Running" again. The run's own stream ends with the same words.
+    """
+    keys = client_keys(LocalContext.request.get(None))
+    with _LAST_LOCK:
+        STOPPED.add(keys)
+        step = LAST_STEP.get(keys)
+    return (_stopped(*step) if step else "Stopped before the first step."), ""
 
 
 def check_run(content: Input, style: Input, style2: Input, region: Input, painted: Input, blend: Any, preset: Any,
@@ -212,6 +326,7 @@ def check_run(content: Input, style: Input, style2: Input, region: Input, painte
         "preview_every": preview_every, "optimizer": optimizer, "init": init, "seed": seed,
         "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales, "style_loss": style_loss,
     }  # fmt: skip
+    values = {k: as_input(v) if k in IMAGE_INPUTS else v for k, v in values.items()}
     verdicts = {name: gr.validate(True, "") for name in values}
     name, problem = _first_problem(values, request)
     if problem:
@@ -229,9 +344,13 @@ def _first_problem(values: dict[str, Any], request: gr.Request | None) -> tuple[
         return "region", "A region places the second style: add a second style image too."
     settings = {k: v for k, v in values.items() if k not in IMAGE_INPUTS}
     try:
-        _config(settings, two_styles=values["style2"] is not None)
+        config, _notes = _config(settings, two_styles=values["style2"] is not None)
     except ConfigError as exc:
-        return _blame(str(exc)), f"{str(exc)[0].upper()}{str(exc)[1:]}."
+        return _blame(str(exc)), sentence(str(exc))
+    for name, what, side in (("content", "photo", config.size), ("style", "style image", 0)):
+        problem = service.size_problem(values[name], what, side)
+        if problem:
+            return name, problem
     return "content", LIMIT.admit(client_keys(request), pending_keys(demo._queue, "stylize"))
 
 
@@ -244,6 +363,7 @@ def _blame(message: str) -> str:
 
 def memory_estimate(content: Input, size: float, preset: str, optimizer: str) -> str:
     """Markdown under the size slider, from the upload's header (nothing is decoded)."""
+    content = as_input(content)
     try:
         side = int(NUMBERS["size"].parse(size))
         chosen = PRESETS[controls.choice("preset", preset)]
@@ -260,11 +380,19 @@ def extract(image: Input) -> tuple[str, dict[str, Any], str]:
         image: the image to describe; its long side is reduced to the app's size limit first.
     """
     try:
-        picture = service.read_upload(image, "an image", HW.max_side)
+        picture = service.read_upload(as_input(image), "an image", HW.max_side, like_cli=False)
         path, summary = service.extract_grams(MODELS, picture, OUTPUTS)
     except StylecoreError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
     return str(path), summary, f"Served by ONNX Runtime on **{summary['provider']}**."
+
+
+def iteration_limit(size: Any, iterations: Any) -> Any:
+    """The iterations slider's maximum at this size on this host; a value above it comes down to it."""
+    most = controls.max_iterations(size, HW)
+    if isinstance(iterations, int | float) and iterations <= most:
+        return gr.update(maximum=most)  # the value stays as the visitor left it
+    return gr.update(maximum=most, value=most)
 
 
 def preset_values(preset: str) -> tuple[Any, ...]:
@@ -272,7 +400,7 @@ def preset_values(preset: str) -> tuple[Any, ...]:
     try:
         c = PRESETS[controls.choice("preset", preset)]
     except ConfigError as exc:
-        raise gr.Error(str(exc), print_exception=False) from None
+        raise gr.Error(sentence(str(exc)), print_exception=False) from None
     return (min(c.iterations, HW.default_iterations), math.log10(c.content_weight),
             math.log10(c.style_weight), math.log10(c.tv_weight), c.optimizer, c.init)  # fmt: skip
 
@@ -313,32 +441,49 @@ def _video_text() -> str:
 
 def _paint_over(content: Input) -> Any:
     """The editor's background follows the content photo."""
+    content = as_input(content)
     return str(content.path) if isinstance(content, Upload) else None
 
 
 def build() -> gr.Blocks:
     with gr.Blocks(title="stylecore: neural style transfer", analytics_enabled=False,
                    delete_cache=(CACHE_S // 4, CACHE_S)) as blocks:  # fmt: skip
-        gr.Markdown("# Neural style transfer\nGatys et al. on VGG19: pick a photo and a painting, press Run.")
+        gr.Markdown("# Neural style transfer\nPick a photo and a painting, press Run.")
         gr.Markdown(_notice())
-        gr.Markdown(_video_text(), elem_id="video-note")
+        with gr.Accordion("Use it from code", open=False):
+            gr.Markdown(_video_text(), elem_id="video-note")
         page = layout.Layout(NUMBERS, DEFAULTS)
         with gr.Tab("Stylise"):
             ui = page.images()
-            with gr.Row():
-                run_button = gr.Button("Run", variant="primary", elem_id="run")
-                stop_button = gr.Button("Stop", variant="stop")
-            out = layout.outputs()
+            with gr.Row(equal_height=True):
+                run_button = gr.Button("Run", variant="primary", elem_id="run", scale=0, min_width=120)
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=0, min_width=120)
+                message = gr.Markdown(elem_id="run-message")
+            status = gr.Markdown(label="Status", elem_id="status")
+            out = layout.outputs() | {"status": status}
             ui |= page.settings()
         tab = layout.extract_tab()
         tab["button"].click(extract, tab["probe"], tab["outputs"], api_name="extract", concurrency_limit=4)
         ui["content"].change(_paint_over, ui["content"], ui["painted"], api_visibility="private")
         inputs = [ui[name] for name in inspect.signature(stylize).parameters if name != "progress"]
-        run_event = run_button.click(
-            gpu_stylize, inputs, [out["result"], out["plot"], out["status"], out["download"]], api_name="stylize",
-            validator=check_run, concurrency_limit=HW.concurrency, concurrency_id="stylize",
+        outputs = [out["result"], out["plot"], out["status"], out["download"]]
+        ok = gr.State(False)
+        # The page checks first, without the queue, so a problem lands next to Run and in the
+        # status (not on a box far above Run); API callers get the same check as a validator.
+        checked = run_button.click(page_check, inputs, [message, status, ok], api_visibility="private", queue=False,
+                                   show_progress="hidden")  # fmt: skip
+        checked.then(
+            page_stylize, [ok, *inputs], [*outputs, message], api_visibility="private",
+            show_progress_on=[out["result"]],  # not a timer over the message or the status line
+            concurrency_limit=HW.concurrency, concurrency_id="stylize",
         )  # fmt: skip
-        stop_button.click(None, cancels=[run_event])
+        api_button = gr.Button(visible=False)
+        api_button.click(api_stylize, inputs, outputs, api_name="stylize", validator=check_run,
+                         concurrency_limit=HW.concurrency, concurrency_id="stylize")  # fmt: skip
+        stop_button.click(stop, None, [status, message], queue=False, api_visibility="private",
+                          show_progress="hidden")  # fmt: skip
+        ui["size"].change(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
+        blocks.load(iteration_limit, [ui["size"], ui["iterations"]], ui["iterations"], api_visibility="private")
         preset_outputs = [ui[n] for n in ("iterations", "log_cw", "log_sw", "log_tv", "optimizer", "init")]
         ui["preset"].change(preset_values, ui["preset"], preset_outputs, api_visibility="private")
         memory_inputs = [ui[n] for n in ("content", "size", "preset", "optimizer")]
@@ -361,6 +506,8 @@ def launch(**overrides: Any) -> Any:
         "show_error": False,
         "mcp_server": importlib.util.find_spec("mcp") is not None,  # the gradio[mcp] extra
         "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)]},
+        "css": layout.CSS,
+        "js": layout.JS,
     }
     return demo.launch(**{**options, **overrides})
 

@@ -27,6 +27,7 @@ class Number:
     high: float
     step: float
     integer: bool = False
+    hint: str = ""  # under the control: the technical name behind an artist's word
 
     def parse(self, value: Any) -> float:
         """``value`` as a number in range, or :class:`ConfigError` saying what is allowed."""
@@ -50,11 +51,11 @@ def numbers(hardware: Hardware) -> dict[str, Number]:
         "blend": Number("Share of the first style", 0, 1, 0.05),
         "iterations": Number("Iterations", 1, 2000, 1, integer=True),
         "size": Number("Output size (px)", 64, hardware.max_side, 32, integer=True),
-        "log_cw": Number("Content weight (log10)", -2, 3, 0.1),
-        "log_sw": Number("Style weight (log10)", -2, 4, 0.1),
-        "log_tv": Number("Smoothness / TV weight (log10)", -4, 2, 0.1),
+        "log_cw": Number("How much of the photo", -2, 3, 0.1, hint="content weight, as a power of ten"),
+        "log_sw": Number("How much style", -2, 4, 0.1, hint="style weight, as a power of ten"),
+        "log_tv": Number("Smoothness", -4, 2, 0.1, hint="total variation (TV) weight, as a power of ten"),
         "preview_every": Number("Preview every N steps", 1, 200, 1, integer=True),
-        "style_scale": Number("Style scale", 0.25, 2, 0.05),
+        "style_scale": Number("Brush size", 0.25, 2, 0.05, hint="style scale: above 1, bigger brush strokes"),
         "scales": Number("Coarse-to-fine scales", 0, 4, 1, integer=True),
         "seed": Number("Seed", 0, MAX_SEED, 1, integer=True),
     }
@@ -114,3 +115,26 @@ def check_work(iterations: int, size: int, hardware: Hardware) -> None:
             f"{iterations} iterations at {size} px is more than this server runs at once; "
             f"use at most {most} iterations at that size, or a smaller size"
         )
+
+
+def max_iterations(size: Any, hardware: Hardware) -> int:
+    """The most iterations this host runs at ``size`` (the iterations slider's maximum follows it)."""
+    try:
+        side = int(numbers(hardware)["size"].parse(clamp_size({"size": size}, hardware)[0]["size"]))
+    except ConfigError:
+        side = hardware.max_side
+    return int(min(numbers(hardware)["iterations"].high, hardware.max_work // (side * side)))
+
+
+def clamp_size(settings: dict[str, Any], hardware: Hardware) -> tuple[dict[str, Any], list[str]]:
+    """A size over this host's limit becomes the limit, said aloud; anything else is checked later."""
+    size = settings.get("size")
+    if (
+        isinstance(size, int | float)
+        and not isinstance(size, bool)
+        and math.isfinite(size)
+        and size > hardware.max_side
+    ):
+        note = f"Size {size:g} is over this host's {hardware.max_side} limit; used {hardware.max_side}"
+        return {**settings, "size": hardware.max_side}, [note]
+    return settings, []

@@ -8,10 +8,12 @@ it is usually absent, and :func:`gpu_task` is then the identity too.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any, Literal, TypeVar
 
 try:  # before torch: see the module docstring
@@ -24,10 +26,45 @@ import torch
 F = TypeVar("F", bound=Callable[..., Any])
 Kind = Literal["zerogpu", "gpu", "cpu"]
 
-#: The longest GPU lease a run asks ZeroGPU for. Anonymous visitors get about
-#: 2 minutes a day, free accounts a few minutes (hub-docs spaces-zerogpu.md,
-#: "Usage Tiers"), and a request above the caller's remaining quota is refused.
-MAX_LEASE_S = int(os.environ.get("STYLECORE_MAX_LEASE", 120))
+#: An unauthenticated visitor's whole daily ZeroGPU quota (hub-docs spaces-zerogpu.md,
+#: checked 2026-12-02: 2 / 5 / 40 / 60 minutes for unauthenticated / free / PRO and
+#: Team / Enterprise). A request above the caller's remaining quota is refused
+#: ("ZeroGPU illegal duration"), so the longest lease must fit in it.
+QUOTA_UNAUTHENTICATED_S = 120
+#: ``spaces`` multiplies a ``large`` task's duration by its GPU's ``duration_factor``
+#: before scheduling (``spaces/zero/client.py`` ``get_duration_seconds``; 1.5 on the
+#: RTX Pro 6000 Blackwell in spaces 0.51). Used when ``spaces`` cannot say which GPU.
+FALLBACK_DURATION_FACTOR = 1.5
+
+
+def duration_factor() -> float:
+    """The factor ``spaces`` applies to this host's GPU; the largest it knows (or 1.5) when unsure.
+
+    ``spaces.zero.config.get_config()`` falls back to its first entry (H200, 1.0) when it
+    cannot read the GPU's model, which would under-count the lease on a Blackwell.
+    """
+    try:
+        from spaces.zero import config as zero_config  # type: ignore[import-untyped]
+
+        known = json.loads(files("spaces.zero").joinpath(zero_config.CONFIGS_FILENAME).read_text())
+        model = zero_config._get_model(zero_config._read_gpu_information() or "")
+        reported = zero_config.get_config()
+    except Exception:  # no spaces package, no GPU driver here, or its layout changed
+        return FALLBACK_DURATION_FACTOR
+    if model is not None and reported.get("model") == model:
+        return float(reported["duration_factor"])
+    return max([float(c["duration_factor"]) for c in known] + [FALLBACK_DURATION_FACTOR])
+
+
+def max_lease_s(factor: float) -> int:
+    """The longest ``duration`` to ask for: times ``factor``, still within the anonymous quota."""
+    return int(QUOTA_UNAUTHENTICATED_S // factor)
+
+
+#: Read once at import; where `spaces` cannot name the GPU, the largest factor it knows.
+DURATION_FACTOR = duration_factor()
+#: The longest GPU lease a run asks ZeroGPU for (STYLECORE_MAX_LEASE may only lower it).
+MAX_LEASE_S = min(int(os.environ.get("STYLECORE_MAX_LEASE", 10**6)), max_lease_s(DURATION_FACTOR))
 MIN_LEASE_S = 20
 #: Part of a lease kept back from the optimisation: moving inputs to the GPU,
 #: computing targets, encoding the final PNG, and ZeroGPU's own hand-over.
@@ -78,10 +115,14 @@ def detect() -> Hardware:
     )  # fmt: skip
 
 
-def lease_seconds(size: int, iterations: int) -> int:
-    """The ZeroGPU lease for a run: start-up plus a per-step guess, within [MIN_LEASE_S, MAX_LEASE_S]."""
+def lease_seconds(size: int, iterations: int, most: int | None = None) -> int:
+    """The ZeroGPU lease for a run: start-up plus a per-step guess, within [MIN_LEASE_S, ``most``].
+
+    ``most`` defaults to MAX_LEASE_S, which times the GPU's duration factor fits the anonymous quota.
+    """
+    most = MAX_LEASE_S if most is None else most
     per_step = GPU_SECONDS_PER_STEP_512 * (size / 512) ** 2
-    return int(min(MAX_LEASE_S, max(MIN_LEASE_S, math.ceil(LEASE_MARGIN_S + iterations * per_step))))
+    return int(min(most, max(MIN_LEASE_S, math.ceil(LEASE_MARGIN_S + iterations * per_step))))
 
 
 def budget_within(lease_s: float) -> float:

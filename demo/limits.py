@@ -3,17 +3,22 @@
 Gradio's queue has one global size, so one client sending 17 runs fills a queue
 of 16 for everyone. :class:`ClientLimit` is checked in the run's validator,
 which Gradio calls when a request asks to join the queue, before it is queued.
-It counts the client's events already in Gradio's queue or running, plus the
-admissions of the last second, which may not be in the queue yet (two requests
-validated at the same moment must not both see "nothing pending"). The larger of
-the two counts is used, so an admission is never counted twice.
+It counts the client's events waiting in Gradio's queue, or admitted in the
+last second and not yet queued (two requests validated at the same moment must
+not both see "nothing pending"): the larger of the two, so an admission is never
+counted twice. To that it adds the client's runs running now, which the app
+counts itself (:meth:`ClientLimit.running`) from the run's first step until it
+ends, however it ends. Gradio's list of active jobs is not used: a finished or
+failed job stays in it a moment after the client has its answer, which refused
+visitors with nothing running.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -47,12 +52,27 @@ class ClientLimit:
         self.clock = clock
         self.limits = {"session": per_client, "ip": 2 * per_client}
         self._admitted: list[tuple[float, tuple[str, ...]]] = []
+        self._running: list[tuple[str, ...]] = []
         self._lock = threading.Lock()
+
+    @contextmanager
+    def running(self, keys: tuple[str, ...]) -> Iterator[None]:
+        """Count one run of ``keys`` while the block runs; its admission is used up when it starts."""
+        with self._lock:
+            self._running.append(keys)
+            used = next((i for i, (_, k) in enumerate(self._admitted) if k == keys), None)
+            if used is not None:
+                del self._admitted[used]
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.remove(keys)
 
     def admit(self, keys: tuple[str, ...], pending: Iterable[tuple[str, ...]]) -> str | None:
         """Record an admission and return None, or return why the client must wait.
 
-        ``pending`` holds the client keys of every event queued or running now.
+        ``pending`` holds the client keys of every event waiting in the queue now.
         """
         if not keys:
             return None
@@ -62,7 +82,8 @@ class ClientLimit:
             pending = list(pending)
             for key in keys:
                 kind = key.split(":", 1)[0]
-                busy = max(_count(key, pending), _count(key, (k for _, k in self._admitted)))
+                waiting = max(_count(key, pending), _count(key, (k for _, k in self._admitted)))
+                busy = waiting + _count(key, self._running)
                 if busy >= self.limits[kind]:
                     where = "in this browser session" if kind == "session" else "from your address"
                     return (
@@ -77,11 +98,10 @@ def _count(key: str, others: Iterable[tuple[str, ...]]) -> int:
     return sum(1 for other in others if key in other)
 
 
-def pending_keys(queue: Any, api_name: str) -> list[tuple[str, ...]]:
-    """Client keys of the events of ``api_name`` waiting in or running from Gradio's queue."""
-    waiting = [e for q in queue.event_queue_per_concurrency_id.values() for e in q.queue]
-    running = [e for job in queue.active_jobs if job for e in job]
-    return [client_keys(_EventRequest(e)) for e in waiting + running if getattr(e.fn, "api_name", None) == api_name]
+def pending_keys(queue: Any, concurrency_id: str) -> list[tuple[str, ...]]:
+    """Client keys of the events of ``concurrency_id`` waiting in Gradio's queue (not yet started)."""
+    waiting = queue.event_queue_per_concurrency_id.get(concurrency_id)
+    return [client_keys(_EventRequest(e)) for e in (waiting.queue if waiting else [])]
 
 
 class _EventRequest:

@@ -35,11 +35,12 @@ from stylecore import (
     vgg19_extractor,
 )
 from stylecore.config import provenance
-from stylecore.imageio import load_mask
+from stylecore.imageio import load_mask, resize_long_side
 from stylecore.memory import estimate_peak_bytes
 from stylecore.onnx_extractor import OnnxExtractor, file_sha256
 from stylecore.regions import check_mask
 from stylecore.run import Progress, StyleRun
+from stylecore.sizing import MIN_SIDE
 
 from .outputs import OutputDir, seal
 from .uploads import MAX_INPUT_PIXELS, Rejected, Upload
@@ -132,13 +133,42 @@ def _export(out_dir: Path, weights: str) -> None:
         raise StylecoreError(lines[-1] if lines else f"the ONNX export failed (exit {done.returncode})")
 
 
-def read_upload(upload: Upload | Rejected | None, what: str, max_side: int) -> Image.Image:
-    """An uploaded file as RGB, decoded at no more than ``max_side`` on the long side."""
+#: Photos up to this many pixels are decoded whole, as the CLI decodes them, and the engine
+#: resizes them: the page and ``stylecore`` then start from the same pixels and give the same
+#: image. Larger ones are decoded at reduced scale (JPEG ``draft``, then LANCZOS) to bound
+#: memory, which changes the starting pixels slightly (README, *Known limits*).
+FULL_DECODE_PIXELS = 4_000_000
+
+
+def read_upload(upload: Upload | Rejected | None, what: str, max_side: int, *, like_cli: bool = True) -> Image.Image:
+    """An uploaded file as RGB: whole when small (``like_cli``: as the CLI reads it), else at most ``max_side``."""
     if upload is None:
         raise StylecoreError(f"please upload {what}")
     if isinstance(upload, Rejected):
         raise StylecoreError(upload.message)
-    return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=max_side, name=upload.name)
+    whole = like_cli and upload.size[0] * upload.size[1] <= FULL_DECODE_PIXELS
+    side = None if whole else max_side
+    return open_image(upload.path, max_pixels=MAX_INPUT_PIXELS, max_side=side, name=upload.name)
+
+
+def size_problem(upload: Upload | Rejected | None, what: str, size: int) -> str | None:
+    """Why an image this size cannot make a ``size`` px result (from its header), or None.
+
+    A side under MIN_SIDE is refused outright; at ``size`` (0: any size), the short
+    side must still reach MIN_SIDE, or the run would have to change the aspect ratio.
+    """
+    if not isinstance(upload, Upload):
+        return None
+    width, height = upload.size
+    if min(width, height) < MIN_SIDE:
+        return f"The {what} is {width}x{height} pixels; use one at least {MIN_SIDE} pixels on each side."
+    short = min(width, height) * size / max(width, height)
+    if size and short < MIN_SIDE:
+        return (
+            f"The {what} is {width}x{height} pixels: at size {size} its short side would be {short:.0f} px, "
+            f"under {MIN_SIDE}; use a photo closer to square, or a larger size."
+        )
+    return None
 
 
 def read_region(upload: Upload | Rejected | None, *, painted: bool) -> Tensor | None:
@@ -206,9 +236,9 @@ def save_result(image: Image.Image, config: StyleConfig, models: Models, outputs
     return seal(save_image(image, outputs.new_file(name), provenance(config, models.weights_label)))
 
 
-def save_input(image: Image.Image, outputs: OutputDir, name: str) -> Path:
-    """An input as the run sees it (the slider's "before"), owner-readable only."""
-    return seal(save_image(image, outputs.new_file(name)))
+def save_input(image: Image.Image, outputs: OutputDir, name: str, size: int) -> Path:
+    """An input at the result's size (the slider's "before"), owner-readable only."""
+    return seal(save_image(resize_long_side(image, size), outputs.new_file(name)))
 
 
 def extract_grams(models: Models, image: Image.Image, outputs: OutputDir) -> tuple[Path, dict[str, Any]]:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import gradio as gr
 from gradio.utils import get_upload_folder
+from gradio_client.utils import is_http_url_like  # type: ignore[import-untyped]
 from PIL import Image, UnidentifiedImageError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -31,6 +33,7 @@ MAX_UPLOAD = "20mb"  # the same limit, as Gradio's launch(max_file_size=...) wan
 #: already 5x more than any run can use. Decoded RGB at this size is ~75 MB.
 MAX_INPUT_PIXELS = 25_000_000
 UNREADABLE = "That file is not an image we can read; upload a PNG, JPEG or WebP."
+NO_URLS = "Send images as file uploads (POST /gradio_api/upload), not as http(s) URLs."
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Rejected:
     """An input that failed a check; ``message`` is the one sentence the user sees."""
 
     message: str
+
+
+C = TypeVar("C", gr.Image, gr.ImageEditor)
 
 
 class _Refused(Exception):
@@ -108,12 +114,47 @@ def check_header(path: Path, name: str, max_pixels: int = MAX_INPUT_PIXELS) -> t
     return width, height
 
 
+def as_input(value: Any) -> Upload | Rejected | None:
+    """Whatever reached a callback as an image input, checked: the callback's own guard.
+
+    The component's hook (:func:`checked_image`) is the first check, but Gradio does
+    not always run it: its example loader rebuilds the component from its config,
+    without the instance's hook, and hands the run a plain path. So every callback
+    passes its image inputs through here too; an already checked value passes as is.
+    """
+    if value is None or isinstance(value, Upload | Rejected):
+        return value
+    if isinstance(value, str | os.PathLike):
+        value = SimpleNamespace(path=os.fspath(value), url=None, orig_name=None)
+    elif isinstance(value, dict):
+        value = SimpleNamespace(path=value.get("path"), url=value.get("url"), orig_name=value.get("orig_name"))
+    return check_payload(value)
+
+
+def refuse_urls(component: C) -> C:
+    """``component`` refuses an http(s) URL input before anything is fetched.
+
+    Gradio downloads a file payload whose path is a URL in full, with no cap on bytes
+    or time, before any check of ours can run. This app needs no URL inputs, so the
+    component's own download step refuses them with one sentence instead.
+    """
+    move = component.async_move_resource_to_block_cache
+
+    async def guarded(url_or_file_path: str | Path | None) -> str | None:
+        if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
+            raise gr.Error(NO_URLS, print_exception=False)
+        return await move(url_or_file_path)
+
+    component.async_move_resource_to_block_cache = guarded  # type: ignore[method-assign]
+    return component
+
+
 def checked_image(**kwargs: Any) -> gr.Image:
     """A ``gr.Image`` whose value reaches the app as :func:`check_payload` returns it.
 
     The hook is set on the instance: a subclass would make Gradio write a .pyi stub into demo/.
     """
-    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    image = refuse_urls(gr.Image(type="filepath", image_mode=None, **kwargs))
     image.preprocess = check_payload  # type: ignore[method-assign,assignment]
     return image
 
@@ -126,6 +167,6 @@ def check_painted(payload: Any) -> Upload | Rejected | None:
 
 def painted_region(**kwargs: Any) -> gr.ImageEditor:
     """A ``gr.ImageEditor`` whose value reaches the app as its first layer, checked (PNG keeps the alpha)."""
-    editor = gr.ImageEditor(type="filepath", format="png", **kwargs)
+    editor = refuse_urls(gr.ImageEditor(type="filepath", format="png", **kwargs))
     editor.preprocess = check_painted  # type: ignore[method-assign,assignment]
     return editor

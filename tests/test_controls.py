@@ -77,3 +77,26 @@ def test_throttle_lets_updates_through_a_few_times_a_second() -> None:
     unforced = [t for t in passed if t not in forced]
     assert all(b - a >= 0.25 for a, b in itertools.pairwise(passed) if b in unforced)
     assert len(passed) <= 2 * 4 + len(forced) < len(times) / 8
+
+
+def test_the_iterations_maximum_follows_the_size() -> None:
+    from demo.controls import max_iterations
+
+    assert max_iterations(256, CPU) == 200 and max_iterations(512, CPU) == 50
+    assert max_iterations(64, CPU) == 2000  # the slider's own top
+    assert max_iterations("", CPU) == 50  # an unreadable size: the host's largest
+
+
+def test_a_size_over_the_host_is_clamped_and_said() -> None:
+    from demo.controls import clamp_size
+
+    settings, notes = clamp_size({**GOOD, "size": 9999}, CPU)
+    assert settings["size"] == 512 and notes == ["Size 9999 is over this host's 512 limit; used 512"]
+    assert clamp_size(GOOD, CPU) == (GOOD, [])
+    assert clamp_size({**GOOD, "size": "9999"}, CPU)[1] == []  # not a number: refused later, with its sentence
+
+
+@pytest.mark.parametrize("value", ["", "abc", None])
+def test_an_empty_or_non_numeric_field_is_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match="Iterations must be a whole number"):
+        to_config({**GOOD, "iterations": value}, CPU, two_styles=False, time_budget=10)

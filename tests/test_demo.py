@@ -225,3 +225,25 @@ def test_the_page_points_videos_and_folders_to_the_readme(url: str) -> None:
         c["props"].get("value", "") for c in config["components"] if c.get("props", {}).get("elem_id") == "video-note"
     ]
     assert len(notes) == 1 and "stylecore video" in notes[0] and "*Video* section" in notes[0]
+
+
+def test_a_size_over_the_host_is_used_at_the_limit_and_said_aloud(client: Client) -> None:
+    status, png = client.predict(**_stylize_args(iterations=2, size=100000))[2:]
+    assert "Size 100000 is over this host's 80 limit; used 80" in status
+    with open_image(png) as result:
+        assert max(result.size) == 80
+
+
+def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Path) -> None:
+    """Same photo, style, size, steps, weights and seed: the page's PNG is the CLI's PNG."""
+    from stylecore.cli import main
+
+    photo, style = EXAMPLES / "chelsea.jpg", EXAMPLES / "strokes.png"
+    *_, last = app.stylize(str(photo), str(style), iterations=3, size=64, progress=lambda *a, **k: None)
+    page = np.asarray(open_image(last[3]), dtype=np.int16)
+    out = tmp_path / "cli.png"
+    assert main([str(photo), str(style), "-o", str(out), "--size", "64", "--iterations", "3", "-q",
+                 "--weights", "random", "--preset", app.DEFAULT_PRESET]) == 0  # fmt: skip
+    cli = np.asarray(open_image(out), dtype=np.int16)
+    assert page.shape == cli.shape
+    assert np.abs(page - cli).max() <= 1, np.abs(page - cli).mean()

@@ -92,3 +92,43 @@ def test_the_readme_link_points_at_this_space(monkeypatch: pytest.MonkeyPatch) -
     assert hosting.readme_url("video") == "https://huggingface.co/spaces/someone/stylecore/blob/main/README.md#video"
     monkeypatch.delenv("SPACE_ID")
     assert hosting.readme_url("video") is None
+
+
+def _spaces_gpus() -> list[dict]:
+    """Every GPU model in the installed `spaces` package's own configs.json (the real one from PyPI)."""
+    import json
+    from importlib.metadata import version
+    from importlib.resources import files
+
+    pytest.importorskip("spaces")
+    assert version("spaces").startswith("0.51"), version("spaces")
+    return list(json.loads(files("spaces.zero").joinpath("configs.json").read_text()))
+
+
+@pytest.mark.parametrize("gpu", _spaces_gpus(), ids=lambda g: g["model"])
+def test_the_lease_times_the_gpus_duration_factor_fits_the_anonymous_quota(gpu: dict, monkeypatch) -> None:
+    """spaces schedules ``duration x duration_factor`` for a large task; that must stay within 2 minutes."""
+    from datetime import timedelta
+
+    from spaces.zero import client, config
+
+    monkeypatch.setattr(config, "_read_gpu_information", lambda: f"Model: \t {gpu['model']}\n")
+    monkeypatch.setattr(config, "get_config", lambda: gpu)
+    assert config._get_model(config._read_gpu_information()) == gpu["model"]  # the patch reads as a real GPU
+    factor = hosting.duration_factor()
+    assert factor == gpu["duration_factor"]
+    most = hosting.max_lease_s(factor)
+    for size in (64, 512, 1024):
+        for iterations in (1, 100, 2000):
+            lease = hosting.lease_seconds(size, iterations, most)
+            scheduled = client.get_duration_seconds(timedelta(seconds=lease), "large")  # spaces' own arithmetic
+            assert scheduled <= hosting.QUOTA_UNAUTHENTICATED_S, (gpu["model"], size, iterations, lease, scheduled)
+    assert hosting.lease_seconds(1024, 2000, most) == most  # the longest runs still get the whole room
+
+
+def test_an_unknown_gpu_gets_the_largest_factor_spaces_knows(monkeypatch) -> None:
+    from spaces.zero import config
+
+    monkeypatch.setattr(config, "_read_gpu_information", lambda: None)  # spaces would fall back to H200's 1.0
+    assert hosting.duration_factor() == max(g["duration_factor"] for g in _spaces_gpus()) == 1.5
+    assert hosting.MAX_LEASE_S * 1.5 <= hosting.QUOTA_UNAUTHENTICATED_S  # the default, off a GPU, is the safe one

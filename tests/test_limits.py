@@ -114,3 +114,47 @@ def test_one_client_cannot_fill_the_queue(url: str) -> None:
     finally:
         for job in jobs:
             job.cancel()
+
+
+def test_a_run_counts_while_it_runs_and_not_a_moment_longer() -> None:
+    clock = Clock()
+    limit = ClientLimit(2, clock)
+    assert limit.admit(ALICE, []) is None
+    with limit.running(ALICE):  # the admission is used up as the run starts: one run, not two
+        assert limit.admit(ALICE, []) is None
+        with limit.running(ALICE):
+            assert limit.admit(ALICE, []) is not None  # two running
+    assert limit.admit(ALICE, []) is None  # both ended within the grace second: nothing is running
+
+
+def test_a_run_that_fails_releases_its_count_at_once() -> None:
+    limit = ClientLimit(1, Clock())
+    for _ in range(3):  # strictly one call after another, each ending in an error
+        assert limit.admit(ALICE, []) is None
+        with pytest.raises(RuntimeError), limit.running(ALICE):
+            raise RuntimeError("the run failed")
+
+
+@pytest.mark.slow
+def test_calls_one_after_another_are_never_refused(app: Any, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradio_client import Client, handle_file
+
+    from stylecore import StylecoreError
+
+    from .conftest import EXAMPLES
+
+    client = Client(url, verbose=False)
+    args = dict(content=handle_file(str(EXAMPLES / "chelsea.jpg")), style=handle_file(str(EXAMPLES / "strokes.png")),
+                iterations=2, size=64, api_name="/stylize")  # fmt: skip
+    for _ in range(4):
+        assert client.predict(**args)[2].startswith("Done")
+
+    def fails(*_args: object, **_kwargs: object) -> Any:
+        raise StylecoreError("the run broke on purpose")
+
+    monkeypatch.setattr(app.service, "stream", fails)
+    for _ in range(3):  # every one fails in the run, and none is refused by the limit
+        with pytest.raises(Exception, match=r"[Tt]he run broke on purpose"):
+            client.predict(**args)
+    monkeypatch.undo()
+    assert client.predict(**args)[2].startswith("Done")

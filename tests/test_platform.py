@@ -19,9 +19,10 @@ from stylecore.weights import HUB_FILE, HUB_REPO
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = json.loads((ROOT / "demo" / "zerogpu_support.json").read_text())
-#: Hardware flavours a Space can suggest (hub-docs spaces-config-reference.md, spaces-gpus.md).
-FLAVOURS = {"zero-a10g", "cpu-basic", "cpu-upgrade", "t4-small", "t4-medium", "l4x1", "l4x4", "a10g-small",
-            "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "h100", "h100x8"}  # fmt: skip
+#: The values hub-docs spaces-config-reference.md lists for `suggested_hardware` ("must be a valid
+#: hardware flavor"), checked 2026-12-02. ZeroGPU (`zero-a10g` in the API) is not among them.
+FLAVOURS = {"cpu-basic", "cpu-upgrade", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8",
+            "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -188,7 +188,8 @@ def test_a_data_url_is_refused_by_the_run_before_queueing(url: str) -> None:
         ("seed", '"three"', "Seed must be a whole number from 0 to"),
         ("seed", str(2**70), "Seed must be a whole number from 0 to 9.22337e+18, got 1.18059e+21"),
         ("preset", "null", "Preset must be one of gatys, original, got None"),
-        ("size", "100000", "Output size (px) must be a whole number from 64 to 80, got 100000"),
+        ("size", "10", "Output size (px) must be a whole number from 64 to 80, got 10"),
+        ("size", '""', "Output size (px) must be a whole number from 64 to 80, got ''"),
         ("preset", '"seed"', "__accepted__"),  # the preset's old name still works
         ("blend", "-1", "Share of the first style must be a number from 0 to 1, got -1"),
         ("style_loss", '"fourier"', "Style loss must be one of gram, meancov, sliced, got 'fourier'"),
@@ -215,3 +216,64 @@ def test_bodies_over_the_cap_are_refused(app: ModuleType, url: str) -> None:
 
 def test_uploads_in_gradio_cache_expire(app: ModuleType) -> None:
     assert app.demo.delete_cache == (app.CACHE_S // 4, app.CACHE_S)
+
+
+def test_a_plain_path_is_checked_like_a_payload(tmp_path: Path, upload_dir: Path) -> None:
+    """Gradio's example loader hands a run a bare path string, without the component's hook."""
+    from demo.uploads import as_input
+
+    example = as_input(str(EXAMPLES / "chelsea.jpg"))
+    assert isinstance(example, Upload) and example.size == (451, 300)
+    assert isinstance(as_input("/etc/hostname"), Rejected)
+    assert isinstance(as_input({"path": "/etc/hostname", "url": None}), Rejected)
+    assert as_input(example) is example and as_input(None) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "side", "needle"),
+    [((1, 1), 256, "The photo is 1x1 pixels; use one at least 32 pixels on each side."),
+     ((4000, 16), 256, "The photo is 4000x16 pixels; use one at least 32"),
+     ((4000, 100), 256, "at size 256 its short side would be 6 px, under 32; use a photo closer to square")],
+)  # fmt: skip
+def test_too_small_or_too_thin_photos_are_refused(size: tuple[int, int], side: int, needle: str) -> None:
+    from demo.service import size_problem
+
+    problem = size_problem(Upload(EXAMPLES / "chelsea.jpg", "x.png", size), "photo", side)
+    assert problem and needle in problem
+    assert size_problem(Upload(EXAMPLES / "chelsea.jpg", "x.png", (451, 300)), "photo", side) is None
+
+
+def test_an_http_url_input_is_refused_before_anything_is_fetched(url: str) -> None:
+    """A 50 MB body behind a local URL: refused with one sentence, never downloaded."""
+    import http.server
+    import resource
+    import threading
+
+    served: list[str] = []
+
+    class Big(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(50 * 2**20))
+            self.end_headers()
+            for _ in range(50):
+                self.wfile.write(b"\0" * 2**20)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Big)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    try:
+        link = f"http://127.0.0.1:{server.server_port}/big.png"
+        payload = {"path": link, "url": link, "orig_name": "big.png", "meta": {"_type": "gradio.FileData"}}
+        status, completed = call_raw(url, "extract", [payload])
+    finally:
+        server.shutdown()
+    assert status == 200 and completed["success"] is False
+    assert completed["output"]["error"] == uploads.NO_URLS
+    assert served == []  # refused before a byte was asked for
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100
