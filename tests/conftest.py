@@ -44,6 +44,16 @@ def _pinned_threads(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(variable, str(TEST_THREADS))
 
 
+@pytest.fixture(autouse=True)
+def _no_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``precision="auto"`` means fp32 in every test, whatever bf16 units this CPU has: an AVX512-BF16 or AMX
+    machine would otherwise run other arithmetic than an AVX2 one. The bf16 branches are covered by tests that
+    inject a capability (test_device.py) or ask for ``precision="bf16"``."""
+    from stylecore import device
+
+    monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability())
+
+
 def torchvision_features(seed: int = 0) -> torch.nn.Sequential:
     """torchvision's own VGG19 ``features`` (its code and init, not ours), without the 500 MB classifier."""
     from torchvision.models.vgg import cfgs, make_layers
