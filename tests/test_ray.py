@@ -55,15 +55,16 @@ def _photos(folder: Path) -> Path:
 @pytest.mark.slow
 def test_batch_on_ray_matches_in_process(local_ray, tmp_path: Path, capsys) -> None:
     photos = _photos(tmp_path / "photos")
+    # Precision is set, not left to `auto`: Ray workers are other processes and would read this CPU's bf16 units.
     run = [str(photos), str(EXAMPLES / "strokes.png"), "--size", "48", "--iterations", "20", "--weights", "random:0",
-           "-q"]  # fmt: skip
+           "--precision", "fp32", "-q"]  # fmt: skip
     assert main(["batch", *run, "-o", str(tmp_path / "here")]) == 1  # the broken file
     assert main(["batch", *run, "-o", str(tmp_path / "ray"), "--backend", "ray", "--workers", "2"]) == 1
     out = capsys.readouterr()
     assert out.out.count("4 written, 0 already there, 1 failed") == 2
     assert out.err.count("skipped broken.png: broken.png: not a recognised image file") == 2
     # Same pixels, not close ones: the same code, seeds and steps, and the same torch thread count on both
-    # sides (set explicitly: the workers get TEST_THREADS, as this process does). With other thread counts
+    # sides (set explicitly: the workers get TEST_THREADS, as this process does), and the same precision. With other thread counts
     # float sums split differently and pixels may differ by a few levels; nothing here promises otherwise.
     assert connect(2).threads == torch.get_num_threads() == TEST_THREADS
     compared = 0
