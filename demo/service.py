@@ -35,12 +35,12 @@ from stylecore import (
     vgg19_extractor,
 )
 from stylecore.config import provenance
-from stylecore.imageio import load_mask, resize_long_side
-from stylecore.memory import estimate_peak_bytes
-from stylecore.onnx_extractor import OnnxExtractor, file_sha256
-from stylecore.regions import check_mask
-from stylecore.run import Progress, StyleRun
-from stylecore.sizing import MIN_SIDE
+from stylecore.imaging.images import load_mask, resize_long_side
+from stylecore.imaging.sizing import MIN_SIDE
+from stylecore.model.onnx import OnnxExtractor, file_sha256
+from stylecore.objective.regions import check_mask
+from stylecore.optim.memory import estimate_peak_bytes
+from stylecore.optim.run import Progress, StyleRun
 
 from .outputs import OutputDir, seal
 from .uploads import MAX_INPUT_PIXELS, Rejected, Upload

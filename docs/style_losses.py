@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from stylecore import PRESETS, StyleConfig, load_image, stylize, tensor_to_pil, vgg19_extractor  # noqa: E402
-from stylecore.engine import PixelOptimizer, set_targets  # noqa: E402
-from stylecore.terms import default_terms  # noqa: E402
+from stylecore.objective.terms import default_terms  # noqa: E402
+from stylecore.optim.engine import PixelOptimizer, set_targets  # noqa: E402
 
 PIXELS = ("conv1_1",)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stylecore import DEFAULT_LAYERS, StylecoreError, VGGExtractor, vgg19_extractor
-from stylecore.extractor import layer_names
-from stylecore.onnx_extractor import OnnxExtractor
+from stylecore.model.extractor import layer_names
+from stylecore.model.onnx import OnnxExtractor
 
 from . import checks, profiling, report
 from .model import MIN_OPSET, export_onnx, max_opset, metadata_for, model_path, write_metadata

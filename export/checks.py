@@ -11,8 +11,8 @@ import torch
 from onnx.reference import ReferenceEvaluator
 from torch import Tensor
 
-from stylecore.extractor import VGGExtractor
-from stylecore.onnx_extractor import OnnxExtractor
+from stylecore.model.extractor import VGGExtractor
+from stylecore.model.onnx import OnnxExtractor
 
 #: max|onnx - torch| / max|torch| per layer. fp32 on the CPU lands near 1e-6;
 #: 1e-4 leaves room for other kernels (CUDA, other CPUs) without hiding real bugs.

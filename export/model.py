@@ -14,9 +14,9 @@ import onnxruntime
 import torch
 from torch import Tensor, nn
 
-from stylecore.extractor import DEFAULT_LAYERS, VGGExtractor, layer_names, min_side
-from stylecore.onnx_extractor import file_sha256
-from stylecore.weights import WeightsSource
+from stylecore.model.extractor import DEFAULT_LAYERS, VGGExtractor, layer_names, min_side
+from stylecore.model.onnx import file_sha256
+from stylecore.model.weights import WeightsSource
 
 INPUT_NAME = "image"
 MODEL_STEM = "vgg19_extractor"

@@ -16,8 +16,8 @@ from pathlib import Path
 import onnxruntime as ort
 import torch
 
-from stylecore.extractor import VGGExtractor
-from stylecore.onnx_extractor import OnnxExtractor
+from stylecore.model.extractor import VGGExtractor
+from stylecore.model.onnx import OnnxExtractor
 
 OPT_LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,

@@ -11,23 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import PRESETS, StyleConfig
-    from .engine import LossTerms
     from .errors import ConfigError, ImageError, StylecoreError, WeightsError
-    from .extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
-    from .imageio import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
-    from .losses import content_loss, gram_matrix, style_loss, tv_loss
-    from .run import Progress, StyleResult, StyleRun, resolve_device, stylize
-    from .weights import WEIGHTS_ENV, WeightsSource, resolve_weights
+    from .imaging.images import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
+    from .model.extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
+    from .model.weights import WEIGHTS_ENV, WeightsSource, resolve_weights
+    from .objective.functional import content_loss, gram_matrix, style_loss, tv_loss
+    from .optim.engine import LossTerms
+    from .optim.run import Progress, StyleResult, StyleRun, resolve_device, stylize
 
 _HOMES = {
     "config": ("PRESETS", "StyleConfig"),
-    "engine": ("LossTerms",),
+    "optim.engine": ("LossTerms",),
     "errors": ("ConfigError", "ImageError", "StylecoreError", "WeightsError"),
-    "extractor": ("DEFAULT_LAYERS", "VGG19_LAYERS", "VGGExtractor", "layer_name", "vgg19_extractor"),
-    "imageio": ("load_image", "open_image", "pil_to_tensor", "save_image", "tensor_to_pil"),
-    "losses": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
-    "run": ("Progress", "StyleResult", "StyleRun", "resolve_device", "stylize"),
-    "weights": ("WEIGHTS_ENV", "WeightsSource", "resolve_weights"),
+    "model.extractor": ("DEFAULT_LAYERS", "VGG19_LAYERS", "VGGExtractor", "layer_name", "vgg19_extractor"),
+    "imaging.images": ("load_image", "open_image", "pil_to_tensor", "save_image", "tensor_to_pil"),
+    "objective.functional": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
+    "optim.run": ("Progress", "StyleResult", "StyleRun", "resolve_device", "stylize"),
+    "model.weights": ("WEIGHTS_ENV", "WeightsSource", "resolve_weights"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [

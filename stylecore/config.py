@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_type_hints
 
 from .errors import ConfigError
-from .extractor import DEFAULT_LAYERS, layer_names
-from .sizing import MIN_SIDE
+from .imaging.sizing import MIN_SIDE
+from .model.extractor import DEFAULT_LAYERS, layer_names
 
 Optimizer = Literal["adam", "lbfgs"]
 Init = Literal["content", "noise", "style"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from stylecore.engine import PixelOptimizer
+from stylecore.optim.engine import PixelOptimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "artifacts" / "gpu_check.md"
@@ -58,7 +58,7 @@ def cuda_tests() -> Row:
 
 def _step_setup(size: int, bf16: bool) -> PixelOptimizer:
     from stylecore import PRESETS, vgg19_extractor
-    from stylecore.engine import build_terms
+    from stylecore.optim.engine import build_terms
 
     config = PRESETS["original"].with_overrides(device="cuda", save_every=0)
     extractor = vgg19_extractor(layers=config.layers, weights="random:0", device="cuda")
@@ -113,7 +113,7 @@ def oom_retry() -> Row:
 def ort_cuda_parity() -> Row:
     from export.checks import relative_error
     from stylecore import vgg19_extractor
-    from stylecore.onnx_extractor import OnnxExtractor
+    from stylecore.model.onnx import OnnxExtractor
 
     out = Path(tempfile.mkdtemp())
     command = [sys.executable, "-m", "export", "--weights", "random:0", "--out", str(out), "--no-profile"]
@@ -141,7 +141,7 @@ def app_vs_engine() -> list[Row]:
 
     from demo import app
     from stylecore import stylize
-    from stylecore.imageio import load_image
+    from stylecore.imaging.images import load_image
 
     content, style = ROOT / "examples" / "chelsea.jpg", ROOT / "examples" / "strokes.png"
     config = app._config(dict(app.DEFAULTS, iterations=100, size=512), two_styles=False)

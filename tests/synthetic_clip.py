@@ -89,7 +89,7 @@ def _visible_before(flow: Tensor, square_before: tuple[int, int], t: int) -> Ten
 
 def warping_error(outputs: list[Tensor], clip: Clip) -> float:
     """Mean |warp(out[t-1]) - out[t]| over consistent pixels and all frames after the first."""
-    from stylecore.flow import warp
+    from stylecore.video.flow import warp
 
     total, count = 0.0, 0.0
     for t in range(1, len(outputs)):

@@ -15,9 +15,9 @@ FORBIDDEN_IMPORTS = {
     "tqdm",
     "demo",
     "export",
-    "stylecore.cli",
-    "stylecore.cli_batch",
-    "stylecore.cli_video",
+    "stylecore.cli.main",
+    "stylecore.cli.batch",
+    "stylecore.cli.video",
 }
 
 
@@ -49,7 +49,7 @@ def test_the_core_stylizes_without_onnx_or_the_hub() -> None:
     import sys
 
     code = (
-        "import sys; import stylecore; stylecore.stylize; stylecore.vgg19_extractor; import stylecore.cli; "
+        "import sys; import stylecore; stylecore.stylize; stylecore.vgg19_extractor; import stylecore.cli.main; "
         "bad = [m for m in ('onnx', 'onnxruntime', 'onnxscript', 'gradio', 'huggingface_hub', 'av', 'cv2', 'ray') "
         "if m in sys.modules]; "
         "print(bad)"
@@ -61,7 +61,7 @@ def test_the_core_stylizes_without_onnx_or_the_hub() -> None:
 def test_asking_for_onnx_without_it_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import sys
 
-    from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError
+    from stylecore.model.onnx import OnnxExtractor, OnnxModelError
 
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylecore.cli import build_parser, config_from_args, convert_main, main, snapshot_path
+from stylecore.cli.main import build_parser, config_from_args, convert_main, main, snapshot_path
 
 from .conftest import EXAMPLES
 
@@ -89,7 +89,7 @@ def test_bad_outputs_are_refused_before_the_run(tmp_path: Path, capsys, monkeypa
     photo = tmp_path / "chelsea.png"
     Image.open(EXAMPLES / "chelsea.jpg").save(photo)
     before = photo.read_bytes()
-    monkeypatch.setattr("stylecore.extractor.vgg19_extractor", _no_model_please)
+    monkeypatch.setattr("stylecore.model.extractor.vgg19_extractor", _no_model_please)
     argv = [str(photo), str(EXAMPLES / "strokes.png"), "-o", output.format(tmp=tmp_path, examples=tmp_path)]
     assert needle in _main_error(capsys, argv)
     assert photo.read_bytes() == before
@@ -100,7 +100,7 @@ def _no_model_please(*args: object, **kwargs: object) -> None:
 
 
 def test_a_failed_final_write_saves_to_a_fallback(tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.imageio as imageio
+    import stylecore.imaging.images as imageio
 
     out = tmp_path / "out.png"
     real_save = imageio.save_image
@@ -133,7 +133,7 @@ def test_interrupt_while_starting_up_is_one_line(capsys, monkeypatch) -> None:
         assert signal.getsignal(signal.SIGTERM) == handler
         handler(signal.SIGINT, None)  # what a Ctrl-C now does
 
-    monkeypatch.setattr("stylecore.cli.build_parser", interrupted_parser)
+    monkeypatch.setattr("stylecore.cli.main.build_parser", interrupted_parser)
     assert main(["c.jpg", "s.jpg", "-o", "o.png"]) == 130
     assert capsys.readouterr().err == "stylecore: interrupted by SIGINT\n"
 

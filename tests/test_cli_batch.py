@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylecore.cli import main
+from stylecore.cli.main import main
 
 from .conftest import EXAMPLES
 
@@ -65,7 +65,7 @@ def test_an_empty_input_is_one_line(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("backend", ["local", "ray"])
 def test_untrained_weights_are_announced_like_the_other_commands(photos: Path, tmp_path: Path, capsys,
                                                                   monkeypatch, backend: str) -> None:  # fmt: skip
-    from stylecore import cli_batch
+    from stylecore.cli import batch as cli_batch
 
     monkeypatch.setattr(cli_batch, "_run_ray", lambda batch, todo: None)  # the warning comes before any worker
     main(["batch", str(photos), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "out"), "--weights", "random",

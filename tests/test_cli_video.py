@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stylecore.cli import main
-from stylecore.imageio import save_image
+from stylecore.cli.main import main
+from stylecore.imaging.images import save_image
 
 from .synthetic_clip import synthetic_clip, texture, write_clip
 from .test_media import decoded
@@ -46,7 +46,7 @@ def test_video_keeps_rate_and_sound_and_cleans_up(clip_files, tmp_path: Path, ca
 
 
 def test_a_longer_run_resumes_from_the_frames_already_done(clip_files, tmp_path: Path, monkeypatch, capsys) -> None:
-    from stylecore.video import FrameChain
+    from stylecore.video.chain import FrameChain
 
     out = tmp_path / "out.mp4"
     assert main(_argv(clip_files, out, "--end", "4", "--keep-frames")) == 0

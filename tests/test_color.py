@@ -1,6 +1,6 @@
 import torch
 
-from stylecore.color import luminance_images, match_color, rgb_to_yiq, with_content_chroma, yiq_to_rgb
+from stylecore.imaging.color import luminance_images, match_color, rgb_to_yiq, with_content_chroma, yiq_to_rgb
 
 
 def _image(seed: int, shape=(1, 3, 24, 32)) -> torch.Tensor:

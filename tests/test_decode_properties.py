@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from stylecore.errors import ImageError, StylecoreError
-from stylecore.imageio import array_to_tensor, load_mask, open_image, pil_to_tensor
+from stylecore.imaging.images import array_to_tensor, load_mask, open_image, pil_to_tensor
 
 MODES = ["1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I", "I;16", "I;16B", "F", "LA", "PA", "La",
          "RGBa"]  # fmt: skip
@@ -221,7 +221,7 @@ def _write_clip(path: Path, codec: str, pix_fmt: str, width: int, height: int, f
 @given(clips())
 @example(((".mov", "png", "rgb24"), 1, 1, 1, 0, 0.625))  # a cut header: PyAV's stream had no codec (AttributeError)
 def test_video_frames_decode_to_rgb_of_the_clip_size_or_one_error(clip) -> None:
-    from stylecore.media import probe, read_frames
+    from stylecore.video.media import probe, read_frames
 
     (suffix, codec, pix_fmt), width, height, count, seed, cut = clip
     with tempfile.TemporaryDirectory() as folder:

@@ -236,7 +236,7 @@ def test_a_size_over_the_host_is_used_at_the_limit_and_said_aloud(client: Client
 
 def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Path) -> None:
     """Same photo, style, size, steps, weights and seed: the page's PNG is the CLI's PNG."""
-    from stylecore.cli import main
+    from stylecore.cli.main import main
 
     photo, style = EXAMPLES / "chelsea.jpg", EXAMPLES / "strokes.png"
     *_, last = app.stylize(str(photo), str(style), iterations=3, size=64, progress=lambda *a, **k: None)

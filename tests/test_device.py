@@ -6,10 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from stylecore import StyleConfig, device, stylize
-from stylecore.cli import main
-from stylecore.device import Capability, choose_precision, detect_capability
-from stylecore.run import StyleRun
+from stylecore import StyleConfig, stylize
+from stylecore.cli.main import main
+from stylecore.optim import device
+from stylecore.optim.device import Capability, choose_precision, detect_capability
+from stylecore.optim.run import StyleRun
 
 from .conftest import EXAMPLES
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from stylecore import ConfigError, StyleConfig, resolve_weights, stylize
-from stylecore.engine import build_terms
-from stylecore.extractor import VGGExtractor
-from stylecore.run import resolve_device
+from stylecore.model.extractor import VGGExtractor
+from stylecore.optim.engine import build_terms
+from stylecore.optim.run import resolve_device
 
 RANDOM = resolve_weights("random")
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}

@@ -1,4 +1,4 @@
-"""The ONNX export (export/) and the ONNX Runtime extractor (stylecore.onnx_extractor)."""
+"""The ONNX export (export/) and the ONNX Runtime extractor (stylecore.model.onnx)."""
 
 import json
 from pathlib import Path
@@ -11,9 +11,9 @@ from export import checks
 from export.__main__ import main as export_main
 from export.model import written_opset
 from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, ImageError, StyleConfig, vgg19_extractor
-from stylecore.engine import build_terms
-from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
-from stylecore.onnx_extractor import OnnxExtractor, OnnxModelError, file_sha256
+from stylecore.model.extractor import IMAGENET_MEAN, IMAGENET_STD
+from stylecore.model.onnx import OnnxExtractor, OnnxModelError, file_sha256
+from stylecore.optim.engine import build_terms
 
 from .conftest import QUICK_PROFILE as QUICK
 from .conftest import torchvision_checkpoint, torchvision_features

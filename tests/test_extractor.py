@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from stylecore import DEFAULT_LAYERS, VGG19_LAYERS, ConfigError, ImageError, layer_name, vgg19_extractor
-from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
+from stylecore.model.extractor import IMAGENET_MEAN, IMAGENET_STD
 
 from . import conftest
 
@@ -104,7 +104,7 @@ def test_no_nans_at_small_odd_size(extractor) -> None:
 
 
 def test_trunk_shapes_match_the_real_modules(full_extractor) -> None:
-    from stylecore.extractor import trunk_shapes
+    from stylecore.model.extractor import trunk_shapes
 
     shapes = list(trunk_shapes(64, 96, "pool5"))
     x = torch.rand(1, 3, 64, 96)

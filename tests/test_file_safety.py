@@ -17,8 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from stylecore.cli import main
-from stylecore.imageio import save_image
+from stylecore.cli.main import main
+from stylecore.imaging.images import save_image
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -55,7 +55,7 @@ def error_line(capsys) -> str:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> tuple[Path, Path]:
-    from stylecore.media import write_video
+    from stylecore.video.media import write_video
 
     folder = tmp_path_factory.mktemp("clip")
     rng = np.random.default_rng(1)
@@ -91,7 +91,7 @@ def test_a_settings_json_link_is_never_written_through(clip, tmp_path: Path, cap
 
 
 def test_clean_up_deletes_only_the_frames_the_cache_wrote(clip, tmp_path: Path, capsys) -> None:
-    from stylecore.frame_cache import MARKER
+    from stylecore.video.frame_cache import MARKER
 
     cache = tmp_path / "o.frames"
     assert main(_video(clip, tmp_path / "o.mp4", "--end", "2", "--keep-frames")) == 0
@@ -226,7 +226,7 @@ def test_resume_redoes_a_result_that_does_not_decode(tmp_path: Path, capsys, dam
 
 
 def test_one_photo_raising_anything_does_not_stop_the_batch(tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.cli_batch as cli_batch
+    import stylecore.cli.batch as cli_batch
 
     photos = tmp_path / "p"
     photos.mkdir()
@@ -252,7 +252,7 @@ def test_a_ray_photo_worker_returns_an_unexpected_error_as_that_photos_error(mon
     """Without Ray: the worker class itself, as map_batches would call it."""
     import io
 
-    import stylecore.ray_backend as rb
+    import stylecore.backends.ray as rb
     from stylecore.config import StyleConfig
 
     config = StyleConfig(size=32, iterations=1, weights="random:0", content_layers=("conv1_1",),
@@ -276,14 +276,14 @@ def test_a_ray_photo_worker_returns_an_unexpected_error_as_that_photos_error(mon
 def test_the_style_at_style_scale_goes_through_the_memory_limit(tmp_path: Path, capsys, monkeypatch) -> None:
     """A fake small budget stands in for the host: a 4800 px style must be refused, never built."""
     from stylecore.config import StyleConfig
-    from stylecore.memory import check_image_size
+    from stylecore.optim.memory import check_image_size
 
     config = StyleConfig(size=32, weights="random:0", content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"))
     fits = 300 * 2**20
     check_image_size(32, 40, "output", config, budget=fits)  # the output and a same-size style fit ...
     with pytest.raises(Exception, match="lower --size or --style-scale"):
         check_image_size(3200, 4000, "style", config, forward_only=True, budget=fits)  # ... a 100x style does not
-    monkeypatch.setattr("stylecore.run.memory_budget", lambda device: fits)
+    monkeypatch.setattr("stylecore.optim.run.memory_budget", lambda device: fits)
     content, style = photo(tmp_path / "c.png", 1), photo(tmp_path / "s.png", 2)
     argv = [str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST]
     assert main([*argv, "--style-scale", "100"]) == 1
@@ -296,11 +296,11 @@ def test_the_style_at_style_scale_goes_through_the_memory_limit(tmp_path: Path, 
 def test_video_frames_from_the_header_go_through_the_pixel_limit(tmp_path: Path) -> None:
     import argparse
 
-    from stylecore.cli_video import _check_frames
+    from stylecore.cli.video import _check_frames
     from stylecore.config import StyleConfig
     from stylecore.errors import StylecoreError
-    from stylecore.media import Selection, VideoInfo
-    from stylecore.video import VideoSettings
+    from stylecore.video.chain import VideoSettings
+    from stylecore.video.media import Selection, VideoInfo
 
     args = argparse.Namespace(input=Path("huge.mov"))
     info = VideoInfo(Fraction(25), 2, 12000, 12000, None)
@@ -329,7 +329,7 @@ def test_video_ranges_are_one_line_and_leave_no_cache(clip, tmp_path: Path, caps
 
 
 def test_a_video_too_thin_for_optical_flow_is_one_line(tmp_path: Path, capsys) -> None:
-    from stylecore.media import write_video
+    from stylecore.video.media import write_video
 
     write_video(tmp_path / "thin.mp4", (np.full((2, 1024, 3), 99, np.uint8) for _ in range(3)), Fraction(12))
     style = photo(tmp_path / "s.png", 2)
@@ -345,14 +345,14 @@ def test_a_video_too_thin_for_optical_flow_is_one_line(tmp_path: Path, capsys) -
 )  # fmt: skip
 def test_bad_masks_through_the_python_api_are_one_sentence(mask, needle) -> None:
     from stylecore.errors import ConfigError
-    from stylecore.regions import check_mask
+    from stylecore.objective.regions import check_mask
 
     with pytest.raises(ConfigError, match=needle):
         check_mask(mask, "region 1")
 
 
 def test_a_fully_transparent_mask_is_empty_not_white(tmp_path: Path) -> None:
-    from stylecore.imageio import load_mask
+    from stylecore.imaging.images import load_mask
 
     Image.new("RGBA", (8, 8), (255, 255, 255, 0)).save(tmp_path / "clear.png")
     assert float(load_mask(tmp_path / "clear.png").max()) == 0
@@ -396,7 +396,7 @@ def save(self, fp, *args, **kwargs):  # half a PNG, then hang until killed
     flag.write_text("writing")
     time.sleep(600)
 Image.Image.save = save
-from stylecore.cli import main
+from stylecore.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -423,7 +423,7 @@ class Blocking:  # the output container, hanging once its header and first packe
 def opened(path, mode="r", **kw):
     return Blocking(real_open(path, mode, **kw)) if mode == "w" else real_open(path, mode, **kw)
 av.open = opened
-from stylecore.cli import main
+from stylecore.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -455,7 +455,7 @@ def test_sigkill_while_writing_an_image_keeps_the_earlier_one(tmp_path: Path, wh
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_signal_during_the_final_encode_keeps_the_earlier_video(clip, tmp_path: Path, sig) -> None:
-    from stylecore.media import write_video
+    from stylecore.video.media import write_video
 
     out = tmp_path / "o.mp4"
     write_video(out, (np.zeros((32, 48, 3), np.uint8) for _ in range(5)), Fraction(12))  # an earlier result
@@ -474,7 +474,7 @@ def test_a_signal_during_the_final_encode_keeps_the_earlier_video(clip, tmp_path
 
 def test_a_ray_batch_keeps_every_result_that_came_back_when_ray_fails(tmp_path: Path, capsys, monkeypatch) -> None:
     """Ray itself raising after the first result: that result is written, the rest reported, exit 1."""
-    import stylecore.ray_backend as rb
+    import stylecore.backends.ray as rb
 
     photos = tmp_path / "p"
     photos.mkdir()
@@ -496,7 +496,7 @@ def test_a_ray_batch_keeps_every_result_that_came_back_when_ray_fails(tmp_path: 
 
 
 def test_a_ray_video_keeps_the_chunks_that_came_back(clip, tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.ray_backend as rb
+    import stylecore.backends.ray as rb
 
     def chunks(frames, spans, *args):
         a, b = spans[0]
@@ -514,7 +514,7 @@ def test_a_ray_video_keeps_the_chunks_that_came_back(clip, tmp_path: Path, capsy
 
 
 def test_a_frame_raising_anything_is_one_line_and_keeps_the_frames_done(clip, tmp_path: Path, capsys, monkeypatch):
-    from stylecore.video import FrameChain
+    from stylecore.video.chain import FrameChain
 
     real = FrameChain.start
 
@@ -538,7 +538,7 @@ def test_a_damaged_cached_frame_names_the_cache(clip, tmp_path: Path, capsys) ->
 
 
 def test_ctrl_c_in_a_batch_exits_130_and_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.cli_batch as cli_batch
+    import stylecore.cli.batch as cli_batch
 
     photos = tmp_path / "p"
     photos.mkdir()

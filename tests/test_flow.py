@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylecore.flow import consistency_mask, dis_flow, warp
-from stylecore.losses import temporal_loss
-from stylecore.terms import TemporalTerm
+from stylecore.objective.functional import temporal_loss
+from stylecore.objective.terms import TemporalTerm
+from stylecore.video.flow import consistency_mask, dis_flow, warp
 
 from .synthetic_clip import MOVE, PAN, SQUARE, synthetic_clip
 

@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageOps
 
 from stylecore import ImageError, load_image, open_image, save_image, tensor_to_pil
-from stylecore.imageio import pil_to_tensor, resize_long_side
+from stylecore.imaging.images import pil_to_tensor, resize_long_side
 
 
 def _save(image: Image.Image, path: Path, **kwargs: object) -> Path:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from stylecore.losses import content_loss, gram_matrix, relative_error, style_loss, tv_loss
+from stylecore.objective.functional import content_loss, gram_matrix, relative_error, style_loss, tv_loss
 
 
 def test_gram_of_hand_made_matrix() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stylecore.errors import StylecoreError
-from stylecore.media import Selection, probe, read_frames, write_video
+from stylecore.video.media import Selection, probe, read_frames, write_video
 
 from .synthetic_clip import synthetic_clip, write_clip
 
@@ -96,7 +96,7 @@ def test_a_file_that_is_not_a_video_is_one_line(tmp_path: Path) -> None:
 
 
 def test_decoding_that_fails_before_the_first_frame_is_one_line(source: Path, monkeypatch) -> None:
-    from stylecore import media
+    from stylecore.video import media
 
     class Broken:
         """A container that opens but whose first packet does not decode."""

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from stylecore import StyleConfig
-from stylecore.memory import estimate_peak_bytes, largest_fitting_side
+from stylecore.optim.memory import estimate_peak_bytes, largest_fitting_side
 
-#: The share of free memory a run is planned into (``stylecore.run._fit_gpu_memory``).
+#: The share of free memory a run is planned into (``stylecore.optim.run._fit_gpu_memory``).
 PLANNED_SHARE = 0.9
 
 

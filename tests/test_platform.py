@@ -15,7 +15,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from stylecore.weights import HUB_FILE, HUB_REPO
+from stylecore.model.weights import HUB_FILE, HUB_REPO
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = json.loads((ROOT / "demo" / "zerogpu_support.json").read_text())

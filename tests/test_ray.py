@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from stylecore.cli import main
+from stylecore.backends.ray import assemble, chunk_spans, connect
+from stylecore.cli.main import main
 from stylecore.errors import StylecoreError
-from stylecore.ray_backend import assemble, chunk_spans, connect
 
 from .conftest import EXAMPLES, TEST_THREADS
 from .test_cli_video import FAST, clip_files  # noqa: F401 (a fixture)
@@ -80,7 +80,7 @@ def test_ray_workers_load_the_model_once(local_ray) -> None:
     import torch
 
     from stylecore import StyleConfig
-    from stylecore.ray_backend import connect, stylize_photos
+    from stylecore.backends.ray import connect, stylize_photos
 
     config = StyleConfig(size=32, iterations=1, weights="random:0")
     data = (EXAMPLES / "chelsea.jpg").read_bytes()
@@ -138,7 +138,7 @@ class _FakeRay:
     [({"CPU": 2}, None, (2, 0.0, 1)), ({"CPU": 32, "GPU": 4}, None, (4, 1.0, 8)), ({"CPU": 8}, 2, (2, 0.0, 4))],
 )
 def test_one_worker_per_gpu_when_there_are_gpus(monkeypatch, resources, workers, expected) -> None:
-    from stylecore import ray_backend
+    from stylecore.backends import ray as ray_backend
 
     fake = _FakeRay(resources)
     monkeypatch.setattr(ray_backend, "_ray", lambda: fake)

@@ -9,9 +9,9 @@ import torch
 from torch import Tensor
 
 from stylecore import ConfigError, StyleConfig, stylize
-from stylecore.engine import PixelOptimizer, build_terms, set_targets
-from stylecore.regions import at_layer, region_shares
-from stylecore.terms import RegionStyleTerm
+from stylecore.objective.regions import at_layer, region_shares
+from stylecore.objective.terms import RegionStyleTerm
+from stylecore.optim.engine import PixelOptimizer, build_terms, set_targets
 
 from .conftest import EXAMPLES
 
@@ -167,7 +167,7 @@ def test_an_all_black_mask_is_refused_with_one_sentence_everywhere(extractor, co
 
     from demo.service import read_region
     from demo.uploads import Upload
-    from stylecore.cli import main
+    from stylecore.cli.main import main
 
     black = tmp_path / "black.png"
     Image.new("L", (64, 48), 0).save(black)

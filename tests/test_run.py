@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from stylecore import StyleConfig, stylize
-from stylecore import run as run_module
-from stylecore.color import rgb_to_yiq
-from stylecore.device import choose_precision
-from stylecore.engine import PixelOptimizer, build_terms
-from stylecore.run import StyleRun, auto_scales, scale_plan
-from stylecore.terms import GramStyleTerm
+from stylecore.imaging.color import rgb_to_yiq
+from stylecore.objective.terms import GramStyleTerm
+from stylecore.optim import run as run_module
+from stylecore.optim.device import choose_precision
+from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.run import StyleRun, auto_scales, scale_plan
 
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}
 
@@ -162,7 +162,7 @@ def test_the_callers_extractor_is_used_where_it_is(extractor, content, style) ->
 
 def test_a_run_can_start_from_given_pixels_with_more_terms(extractor, content, style) -> None:
     """What video builds on: ``init`` is where the first step starts, ``terms`` join the objective."""
-    from stylecore.terms import TemporalTerm
+    from stylecore.objective.terms import TemporalTerm
 
     start = torch.full_like(content, 0.5)
     near_start = TemporalTerm(1.0, start, torch.ones(1, 1, *content.shape[-2:]))
@@ -176,7 +176,7 @@ def test_a_run_can_start_from_given_pixels_with_more_terms(extractor, content, s
 
 def test_cuda_memory_pre_check_downscales_with_a_notice_before_starting(monkeypatch) -> None:
     from stylecore import ConfigError
-    from stylecore.memory import estimate_peak_bytes
+    from stylecore.optim.memory import estimate_peak_bytes
 
     config, cuda = _config(size=512), torch.device("cuda")  # a device object needs no GPU
     needed = estimate_peak_bytes(384, 512, config)

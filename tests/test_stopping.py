@@ -3,7 +3,7 @@
 import pytest
 
 from stylecore import StyleConfig, stylize
-from stylecore.cli import build_parser, config_from_args
+from stylecore.cli.main import build_parser, config_from_args
 from stylecore.config import FLAT_WINDOW
 from stylecore.errors import ConfigError
 

@@ -11,9 +11,9 @@ import torch
 from torch import Tensor
 
 from stylecore import StyleConfig
-from stylecore.engine import PixelOptimizer, set_targets
-from stylecore.losses import feature_moments, resample_sorted, sliced_wasserstein, sqrtm_newton_schulz
-from stylecore.terms import MeanCovStyleTerm, SlicedStyleTerm, default_terms
+from stylecore.objective.functional import feature_moments, resample_sorted, sliced_wasserstein, sqrtm_newton_schulz
+from stylecore.objective.terms import MeanCovStyleTerm, SlicedStyleTerm, default_terms
+from stylecore.optim.engine import PixelOptimizer, set_targets
 
 PIXELS = ("conv1_1",)  # the name the identity extractor answers to
 

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from stylecore import StyleConfig
-from stylecore.engine import PixelOptimizer, objective, set_targets
-from stylecore.terms import TERM_NAMES, ContentTerm, GramStyleTerm, TotalVariationTerm, default_terms
+from stylecore.objective.terms import TERM_NAMES, ContentTerm, GramStyleTerm, TotalVariationTerm, default_terms
+from stylecore.optim.engine import PixelOptimizer, objective, set_targets
 
 CONFIG = StyleConfig(size=64, device="cpu", content_weight=2.0, style_weight=3.0, tv_weight=0.5)
 

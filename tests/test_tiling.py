@@ -1,4 +1,4 @@
-"""Tiled steps (stylecore.tiling) give the untiled objective and gradient, to float rounding."""
+"""Tiled steps (stylecore.optim.tiling) give the untiled objective and gradient, to float rounding."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from stylecore import StyleConfig, stylize, vgg19_extractor
-from stylecore.engine import PixelOptimizer, build_terms, objective
 from stylecore.errors import ConfigError
-from stylecore.terms import TemporalTerm
-from stylecore.tiling import TiledObjective, build_tiled_terms, halo_for, layer_stride, tile_grid
+from stylecore.objective.terms import TemporalTerm
+from stylecore.optim.engine import PixelOptimizer, build_terms, objective
+from stylecore.optim.tiling import TiledObjective, build_tiled_terms, halo_for, layer_stride, tile_grid
 
 SHALLOW = ("conv1_1", "conv2_1", "conv3_1")  # halo 12: small tiles still have an inside
 LAYERS = ("conv1_1", "relu1_1", "conv2_1", "relu2_1", "conv3_1", "relu3_1", "conv4_1")
@@ -193,7 +193,7 @@ def test_two_gloo_processes_give_one_process_gradient(tmp_path) -> None:
 def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
     from PIL import Image
 
-    from stylecore.cli import main
+    from stylecore.cli.main import main
     from tests.conftest import EXAMPLES
 
     out = tmp_path / "poster.png"
@@ -207,7 +207,7 @@ def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
 
 
 def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
-    from stylecore.memory import estimate_peak_bytes
+    from stylecore.optim.memory import estimate_peak_bytes
 
     config = StyleConfig()
     whole = estimate_peak_bytes(2048, 2048, config)

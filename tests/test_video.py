@@ -7,9 +7,9 @@ import torch
 
 from stylecore import StyleConfig
 from stylecore.errors import ConfigError
-from stylecore.flow import warp
-from stylecore.terms import TemporalTerm
-from stylecore.video import WARM_STEP_SCALE, FrameChain, VideoSettings, stylize_frames
+from stylecore.objective.terms import TemporalTerm
+from stylecore.video.chain import WARM_STEP_SCALE, FrameChain, VideoSettings, stylize_frames
+from stylecore.video.flow import warp
 
 from .synthetic_clip import synthetic_clip, texture, warping_error
 

@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import save_file
 
 from stylecore import WeightsError, resolve_weights, vgg19_extractor
-from stylecore.weights import HUB_FILE, HUB_REPO, IMAGENET_URL, WeightsSource, imagenet_cache_path
+from stylecore.model.weights import HUB_FILE, HUB_REPO, IMAGENET_URL, WeightsSource, imagenet_cache_path
 
 from .conftest import torchvision_features
 

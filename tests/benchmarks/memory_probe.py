@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.engine import PixelOptimizer, build_terms
-from stylecore.memory import estimate_peak_bytes
-from stylecore.run import resolve_device
+from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.memory import estimate_peak_bytes
+from stylecore.optim.run import resolve_device
 
 
 def _status_mib(field: str) -> float:

@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from torchvision.models import vgg19
 
 from stylecore import StyleConfig, VGGExtractor
-from stylecore.extractor import IMAGENET_MEAN, IMAGENET_STD
-from stylecore.losses import content_loss, gram_matrix, style_loss, tv_loss
+from stylecore.model.extractor import IMAGENET_MEAN, IMAGENET_STD
+from stylecore.objective.functional import content_loss, gram_matrix, style_loss, tv_loss
 
 CHOSEN_FEATURES = ("0", "5", "10", "19", "28")
 

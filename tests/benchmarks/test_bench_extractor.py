@@ -10,7 +10,7 @@ import torch
 
 from export.profiling import session_options
 from stylecore import vgg19_extractor
-from stylecore.onnx_extractor import OnnxExtractor
+from stylecore.model.onnx import OnnxExtractor
 
 from .conftest import rounds, square
 

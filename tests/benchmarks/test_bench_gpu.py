@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from stylecore import vgg19_extractor
-from stylecore.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
 
 from .conftest import smoke
 

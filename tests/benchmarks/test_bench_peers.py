@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from stylecore import PRESETS, StyleConfig, VGGExtractor, stylize, vgg19_extractor
-from stylecore.device import choose_precision
-from stylecore.engine import PixelOptimizer, build_terms, objective
-from stylecore.run import StyleRun
+from stylecore.optim.device import choose_precision
+from stylecore.optim.engine import PixelOptimizer, build_terms, objective
+from stylecore.optim.run import StyleRun
 
 from .conftest import smoke, square
 from .peers import PasticheLoop, TutorialLoop, TutorialObjective, evaluate, missing

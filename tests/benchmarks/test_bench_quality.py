@@ -10,7 +10,7 @@ import time
 import pytest
 
 from stylecore import load_image
-from stylecore.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
 
 from ..conftest import EXAMPLES
 from .conftest import smoke

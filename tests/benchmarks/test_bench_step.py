@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from stylecore.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
 
 from .conftest import rounds, square
 from .flops import conv_throughput, step_flops

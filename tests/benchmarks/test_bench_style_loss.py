@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from stylecore.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
 
 from .conftest import rounds, smoke, square
 

@@ -1,4 +1,4 @@
-"""Group tiles: print-size steps (stylecore.tiling): peak memory, time per megapixel, two processes.
+"""Group tiles: print-size steps (stylecore.optim.tiling): peak memory, time per megapixel, two processes.
 
 `make bench`: one tiled step at 2048² with 512 px tiles in a fresh process (peak RSS), a tiled
 against an untiled step at 1024², and 2 gloo processes against 1 at 512². With
@@ -15,8 +15,8 @@ import time
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.engine import PixelOptimizer, build_terms
-from stylecore.tiling import TiledObjective, build_tiled_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.tiling import TiledObjective, build_tiled_terms
 from tests.benchmarks.conftest import smoke
 from tests.benchmarks.tile_probe import gradient, rank_main
 
@@ -33,7 +33,7 @@ def test_tiled_step_peak_memory(benchmark, request) -> None:
     result = benchmark.pedantic(probe, rounds=1, iterations=1)
     benchmark.group = "tiles"
     benchmark.extra_info.update(kind="tiles", variant=f"{size}px tile {tile}", **result)
-    # The estimate (stylecore.memory) is what sizing decisions trust: it must not undercount by much.
+    # The estimate (stylecore.optim.memory) is what sizing decisions trust: it must not undercount by much.
     assert result["peak_rss_mib"] - result["baseline_rss_mib"] <= 1.25 * result["estimate_mib"]
     if not smoke(request.config):
         assert result["peak_rss_mib"] <= 4096  # the issue's target for 2048² at --tile 512

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from stylecore import StyleConfig
-from stylecore.video import FrameChain, VideoSettings
+from stylecore.video.chain import FrameChain, VideoSettings
 
 from ..conftest import EXAMPLES
 from ..synthetic_clip import synthetic_clip, texture, warping_error
@@ -65,7 +65,7 @@ def test_video_consistency(benchmark, request, extractor, variant: str) -> None:
 @pytest.mark.parametrize("backend", ["in-process", "ray, 2 CPU workers"])
 def test_batch_backends(benchmark, request, tmp_path, backend: str) -> None:
     """8 photos at 64 px, 100 steps each, through `stylecore batch` (Ray's start-up included)."""
-    from stylecore.cli import main
+    from stylecore.cli.main import main
 
     quick = smoke(request.config)
     photos = tmp_path / "photos"

@@ -14,9 +14,9 @@ import time
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.engine import PixelOptimizer, build_terms
-from stylecore.memory import estimate_peak_bytes
-from stylecore.tiling import TiledObjective, build_tiled_terms, uses_tiles
+from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.memory import estimate_peak_bytes
+from stylecore.optim.tiling import TiledObjective, build_tiled_terms, uses_tiles
 from tests.benchmarks.memory_probe import peak_rss_mib, rss_mib
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .cli import Interrupts, _Parser, _warn, add_run_settings, config_from_args, save_or_fallback
+from .main import Interrupts, _Parser, _warn, add_run_settings, config_from_args, save_or_fallback
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -51,7 +51,7 @@ def result_names(photos: list[Path], output: Path) -> dict[Path, Path]:
     """OUT/<stem>.png per photo; photos sharing a stem (a.jpg, a.png) get OUT/<name>.png instead."""
     from collections import Counter
 
-    from .errors import StylecoreError
+    from ..errors import StylecoreError
 
     stems = Counter(p.stem for p in photos)
     results = {p: output / (f"{p.stem}.png" if stems[p.stem] == 1 else f"{p.name}.png") for p in photos}
@@ -65,7 +65,7 @@ def result_names(photos: list[Path], output: Path) -> dict[Path, Path]:
 
 def _earlier_result(photo: Path, output: Path) -> bool:
     """A result of an earlier run in the output folder: not a photo to stylise again."""
-    from .outputs import made_by_stylecore, same_file
+    from ..imaging.outputs import made_by_stylecore, same_file
 
     return same_file(photo.parent, output) and made_by_stylecore(photo)
 
@@ -111,9 +111,9 @@ class Batch:
 
 
 def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    from .errors import StylecoreError
-    from .imageio import load_image
-    from .outputs import WritePlan, decodes, same_file
+    from ..errors import StylecoreError
+    from ..imaging.images import load_image
+    from ..imaging.outputs import WritePlan, decodes, same_file
 
     summary = Summary()
     try:
@@ -149,7 +149,7 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
 def _warn_untrained(weights: str | None) -> None:
     """The other commands' warning, once for either backend (Ray's workers load the model out of sight)."""
-    from .weights import resolve_weights
+    from ..model.weights import resolve_weights
 
     source = resolve_weights(weights)
     if not source.trained:
@@ -160,9 +160,9 @@ def _run_local(batch: Batch, photos: list[Path]) -> None:
     """One photo after another in this process, with one model."""
     from tqdm import tqdm
 
-    from .config import provenance
-    from .extractor import vgg19_extractor
-    from .run import resolve_device
+    from ..config import provenance
+    from ..model.extractor import vgg19_extractor
+    from ..optim.run import resolve_device
 
     config = batch.config
     device = resolve_device(config.device)
@@ -182,10 +182,10 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
     """Photos on Ray workers (one model each); results are written here as they come back."""
     from tqdm import tqdm
 
-    from .config import provenance
-    from .errors import StylecoreError
-    from .imageio import array_to_tensor
-    from .ray_backend import connect, stylize_photos
+    from ..backends.ray import connect, stylize_photos
+    from ..config import provenance
+    from ..errors import StylecoreError
+    from ..imaging.images import array_to_tensor
 
     if not photos:
         return
@@ -218,7 +218,7 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
 
 def _reason(exc: BaseException) -> str:
     """A failure in one sentence: our own messages as they are, anything else with its kind."""
-    from .errors import StylecoreError
+    from ..errors import StylecoreError
 
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return message if isinstance(exc, StylecoreError) else f"{type(exc).__name__}: {message or 'no message'}"
@@ -231,8 +231,8 @@ def _failed(summary: Summary, photo: Path, error: str) -> None:
 
 def _one(photo: Path, styles: list[Any], config: Any, extractor: Any, interrupts: Interrupts) -> Any:
     """One photo's result image; a signal stops it early (the caller then discards it)."""
-    from .imageio import load_image
-    from .run import stylize
+    from ..imaging.images import load_image
+    from ..optim.run import stylize
 
     content = load_image(photo)
     interrupts.running = True

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
-from .errors import ImageError
+from ..errors import ImageError
 from .outputs import atomic_file
 from .sizing import fit_long_side
 

@@ -8,7 +8,7 @@ non-empty folder without it is refused, so ``--frames-dir .`` never touches the 
 A cache made with other settings is emptied rather than mixed in: resuming is only for the same
 command (a later ``--end`` is the same command; another style or ``--start`` is not). Emptying and
 clean-up delete only the frames in the manifest, and nothing is written through a symlink: every
-file is written beside its name and renamed onto it (:func:`stylecore.outputs.atomic_file`).
+file is written beside its name and renamed onto it (:func:`stylecore.imaging.outputs.atomic_file`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from .errors import StylecoreError
-from .imageio import load_image, open_image, save_image
+from ..errors import StylecoreError
+from ..imaging.images import load_image, open_image, save_image
+from ..imaging.outputs import atomic_file
 from .media import Frame
-from .outputs import atomic_file
 
 MARKER = ".stylecore-cache"
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, get_origin, get_type_hints
 
 if TYPE_CHECKING:
-    from .config import StyleConfig
-    from .errors import StylecoreError
-    from .outputs import WritePlan
-    from .run import StyleResult
+    from ..config import StyleConfig
+    from ..errors import StylecoreError
+    from ..imaging.outputs import WritePlan
+    from ..optim.run import StyleResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +91,7 @@ def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .extractor import VGG19_LAYERS
+    from ..model.extractor import VGG19_LAYERS
 
     parser = _Parser(
         prog="stylecore",
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_run_settings(parser: argparse.ArgumentParser) -> None:
     """``--preset`` and one option per :class:`StyleConfig` field (shared with ``stylecore batch``)."""
-    from .config import PRESET_ALIASES, PRESETS, StyleConfig, config_fields
+    from ..config import PRESET_ALIASES, PRESETS, StyleConfig, config_fields
 
     parser.add_argument("--preset", choices=[*sorted(PRESETS), *PRESET_ALIASES], default="original",
                         help="starting settings (default: original; 'seed' is its old name)")  # fmt: skip
@@ -131,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
     """The preset, with every option the user gave on top."""
     import warnings
 
-    from .config import config_fields, get_preset
+    from ..config import config_fields, get_preset
 
     given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
     with warnings.catch_warnings(record=True) as caught:
@@ -150,7 +150,7 @@ def snapshot_path(output: Path, iteration: int, iterations: int) -> Path:
 
 def check_output(output: Path, plan: WritePlan, suffixes: tuple[str, ...] = (".png",)) -> None:
     """Before any work: a writable path ending in one of ``suffixes``; then ``plan``'s writes against its reads."""
-    from .errors import StylecoreError
+    from ..errors import StylecoreError
 
     endings = " or ".join(suffixes)
     if output.suffix.lower() not in suffixes:
@@ -182,7 +182,7 @@ def snapshot_names(output: Path, config: StyleConfig) -> Callable[[str], bool]:
 
 def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
     """What ``stylecore`` reads (photo, styles, masks) and writes (result, snapshots)."""
-    from .outputs import WritePlan
+    from ..imaging.outputs import WritePlan
 
     plan = WritePlan()
     plan.read(args.content, *args.styles, *(args.regions or ()), *(args.style_regions or ()))
@@ -193,8 +193,8 @@ def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
 
 def save_or_fallback(image: Any, output: Path, meta: dict[str, str]) -> Path:
     """Write the result; if that fails after all, write it to the temp folder and say so."""
-    from .errors import StylecoreError
-    from .imageio import save_image
+    from ..errors import StylecoreError
+    from ..imaging.images import save_image
 
     try:
         return save_image(image, output, meta)
@@ -209,12 +209,12 @@ def save_or_fallback(image: Any, output: Path, meta: dict[str, str]) -> Path:
 def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -> StyleResult:
     from tqdm import tqdm
 
-    from .config import provenance
-    from .device import choose_precision
-    from .errors import StylecoreError
-    from .extractor import vgg19_extractor
-    from .imageio import load_image, save_image
-    from .run import Progress, resolve_device, stylize
+    from ..config import provenance
+    from ..errors import StylecoreError
+    from ..imaging.images import load_image, save_image
+    from ..model.extractor import vgg19_extractor
+    from ..optim.device import choose_precision
+    from ..optim.run import Progress, resolve_device, stylize
 
     rank = _join_torchrun()  # before the device: under torchrun each rank takes its own GPU
     device = resolve_device(config.device)
@@ -276,9 +276,9 @@ def _join_torchrun() -> int:
 
 def _load_regions(paths: list[Path], styles: list[Any], content: Any, option: str) -> list[Any]:
     """One mask per style ('-' for none), each checked with its file name; ``content`` None: style masks."""
-    from .errors import StylecoreError
-    from .imageio import load_mask
-    from .regions import check_mask
+    from ..errors import StylecoreError
+    from ..imaging.images import load_mask
+    from ..objective.regions import check_mask
 
     if len(paths) != len(styles):
         raise StylecoreError(
@@ -306,11 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``stylecore``; returns the exit code. ``stylecore batch ...`` runs a folder."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["batch"]:
-        from .cli_batch import batch_main
+        from .batch import batch_main
 
         return batch_main(args[1:])
     if args[:1] == ["video"]:
-        from .cli_video import video_main
+        from .video import video_main
 
         return video_main(args[1:])
     interrupts = Interrupts()
@@ -334,7 +334,7 @@ def _join_dash_lists(argv: list[str]) -> list[str]:
 
 
 def _main(argv: list[str] | None, interrupts: Interrupts) -> int:
-    from .errors import StylecoreError
+    from ..errors import StylecoreError
 
     args = build_parser().parse_args(argv)
     try:
@@ -363,9 +363,9 @@ def convert_main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", help="torchvision VGG19 checkpoint (.pth) or 'imagenet'")
     parser.add_argument("output", type=Path, help="features-only .safetensors file to write")
     args = parser.parse_args(argv)
-    from .errors import StylecoreError
-    from .extractor import VGG19_LAYERS, build_vgg19_trunk
-    from .weights import load_weights_into, resolve_weights, save_features_safetensors
+    from ..errors import StylecoreError
+    from ..model.extractor import VGG19_LAYERS, build_vgg19_trunk
+    from ..model.weights import load_weights_into, resolve_weights, save_features_safetensors
 
     try:
         trunk = build_vgg19_trunk(max(VGG19_LAYERS.values()))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Mask = Tensor  # (1, 1, H, W) in [0, 1]
 

@@ -17,8 +17,8 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .config import StyleConfig, StyleLoss
-from .losses import (
+from ..config import StyleConfig, StyleLoss
+from .functional import (
     content_loss,
     feature_moments,
     gram_matrix,

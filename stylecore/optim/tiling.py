@@ -1,7 +1,7 @@
 """Print-size steps: one exact step computed tile by tile, so memory follows the tile, not the image.
 
 Only the style terms are global, and each is a function of statistics summed over positions
-(:mod:`stylecore.tile_terms`). So a step is two passes over the tiles:
+(:mod:`stylecore.objective.tile_terms`). So a step is two passes over the tiles:
 
 1. without grad, every tile (with a halo) goes forward and its partial statistics are summed;
    the style loss at the summed statistics gives ``∂L/∂S`` (autograd, on a leaf);
@@ -24,13 +24,12 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from .config import StyleConfig
-from .engine import blend_shares
-from .errors import ConfigError
-from .extractor import VGG19_LAYERS, VGGExtractor, layer_names, min_side, trunk_shapes
-from .losses import sqrtm_newton_schulz
-from .terms import ContentTerm, GramStyleTerm, LossTerm, MeanCovStyleTerm, default_terms
-from .tile_terms import (
+from ..config import StyleConfig
+from ..errors import ConfigError
+from ..model.extractor import VGG19_LAYERS, VGGExtractor, layer_names, min_side, trunk_shapes
+from ..objective.functional import sqrtm_newton_schulz
+from ..objective.terms import ContentTerm, GramStyleTerm, LossTerm, MeanCovStyleTerm, default_terms
+from ..objective.tile_terms import (
     Box,
     GlobalTerm,
     LocalTerm,
@@ -41,6 +40,7 @@ from .tile_terms import (
     local_term,
     moments_from,
 )
+from .engine import blend_shares
 
 #: Content targets of every tile are kept (own regions only) up to this size, else recomputed each step.
 CONTENT_CACHE_BYTES = 1 << 30
@@ -300,7 +300,7 @@ def build_tiled_terms(
     style_regions: Sequence[Tensor | None] = (),
     extra: Sequence[LossTerm] = (),
 ) -> list[LossTerm]:
-    """:func:`stylecore.engine.build_terms` for a tiled scale: no whole-image content features.
+    """:func:`stylecore.optim.engine.build_terms` for a tiled scale: no whole-image content features.
 
     Content targets are left to :class:`TiledObjective` (per tile); Gram and mean/covariance
     targets of the style images are summed tile by tile, so a print-size style image fits too.

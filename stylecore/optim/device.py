@@ -1,7 +1,7 @@
 """The precision policy: which arithmetic the VGG pass runs in, on which hardware, and why.
 
 Only the extractor's convolutions are autocast; losses, Grams, pixels and the
-optimiser state stay fp32 (:class:`stylecore.engine.PixelOptimizer`). bf16
+optimiser state stay fp32 (:class:`stylecore.optim.engine.PixelOptimizer`). bf16
 pays where the hardware has bf16 units: CUDA GPUs that report bf16 support,
 and CPUs with AMX or AVX512-BF16 (oneDNN runs bf16 convolutions on them).
 On a CPU without them bf16 is emulated and slower, so ``auto`` keeps fp32.

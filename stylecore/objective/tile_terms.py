@@ -5,7 +5,7 @@ covariance: ``Σ w``, ``Σ w f``, ``Σ w f fᵀ``), so its loss at the whole ima
 sum of the tiles' partial statistics (:class:`GlobalTerm`). Sliced statistics are not sums but a
 gathered set of projections: their "partial statistic" is the tile's projections, concatenated,
 not summed (``gathered``). Content, TV and temporal terms have fixed denominators, so their value
-is a sum of per-tile values (:class:`LocalTerm`). :mod:`stylecore.tiling` drives both.
+is a sum of per-tile values (:class:`LocalTerm`). :mod:`stylecore.optim.tiling` drives both.
 
 The adapters read the terms' own targets and caches, so a term's untiled and tiled values agree;
 tests/test_tiling.py checks every adapter against its term's untiled gradient.
@@ -20,8 +20,8 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .errors import ConfigError
-from .losses import relative_error, resample_sorted, wasserstein2_gaussian
+from ..errors import ConfigError
+from .functional import relative_error, resample_sorted, wasserstein2_gaussian
 from .terms import (
     ContentTerm,
     GramStyleTerm,

@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 WEIGHTS_ENV = "STYLECORE_WEIGHTS"
 # torchvision.models.VGG19_Weights.IMAGENET1K_V1.url, kept literal so that

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .extractor import VGG19_LAYERS, min_side
+from ..model.extractor import VGG19_LAYERS, min_side
 
 #: The smallest output side: twice what the deepest VGG19 layer needs (four
 #: max-pools before conv5_1 leave 1 pixel of a 16 px image; 2x keeps a few).

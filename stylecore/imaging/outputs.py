@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import StylecoreError
+from ..errors import StylecoreError
 
 #: Container metadata key and value our videos carry (MP4 writes "comment" as its ``©cmt`` atom).
 VIDEO_TAG = ("comment", "made by stylecore")

@@ -1,6 +1,6 @@
 """One scale's problem: fixed targets, the objective, and the pixel optimizer that steps it.
 
-A whole run (scales, budget, colours, memory, the result) is :mod:`stylecore.run`.
+A whole run (scales, budget, colours, memory, the result) is :mod:`stylecore.optim.run`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import StyleConfig
-from .errors import ConfigError
-from .extractor import VGGExtractor, layer_names
-from .sizing import fit_long_side
-from .terms import FeatureFn, LossTerm, default_terms
+from ..config import StyleConfig
+from ..errors import ConfigError
+from ..imaging.sizing import fit_long_side
+from ..model.extractor import VGGExtractor, layer_names
+from ..objective.terms import FeatureFn, LossTerm, default_terms
 
 if TYPE_CHECKING:
     from .tiling import TiledObjective
@@ -133,7 +133,7 @@ class PixelOptimizer:
         tiled: TiledObjective | None = None,
     ) -> None:
         self.extractor, self.terms = extractor, list(terms)
-        self.tiled = tiled  # print size: the objective and its gradient tile by tile (stylecore.tiling)
+        self.tiled = tiled  # print size: the objective and its gradient tile by tile (stylecore.optim.tiling)
         wanted = [layer for term in self.terms for layer in term.layers]
         self.layers = layer_names(wanted) if wanted else ()  # a pixels-only objective needs no VGG pass
         self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .extras import require
+from ..extras import require
 
 # Ruder et al. 2016, section 3.3 (from Sundaram et al. 2010): the round trip
 # forward-then-backward must return within 1 % of the motion plus half a pixel,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import StylecoreError
+from ..errors import StylecoreError
 from .extractor import DEFAULT_LAYERS, check_min_size, layer_names
 
 #: Relative to the current directory, as the export writes it; pass a path to be explicit.

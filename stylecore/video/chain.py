@@ -1,11 +1,11 @@
 """Temporally consistent video stylisation (Ruder, Dosovitskiy & Brox 2016), without file I/O.
 
 Each frame after the first starts from the previous stylised frame, warped into it by
-optical flow, and a :class:`~stylecore.terms.TemporalTerm` keeps it close to that warp where
+optical flow, and a :class:`~stylecore.objective.terms.TemporalTerm` keeps it close to that warp where
 the flow is consistent both ways. Frames then start near their answer, so they take fewer
 steps (``later_iterations``). ``temporal_weight=0`` is plain frame-by-frame stylisation.
 
-Decoding and encoding files is :mod:`stylecore.media`; the command is ``stylecore video``.
+Decoding and encoding files is :mod:`stylecore.video.media`; the command is ``stylecore video``.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .color import luminance_images
-from .config import StyleConfig
-from .engine import resize, to_long_side
-from .errors import ConfigError
-from .extractor import VGGExtractor, vgg19_extractor
+from ..config import StyleConfig
+from ..errors import ConfigError
+from ..imaging.color import luminance_images
+from ..model.extractor import VGGExtractor, vgg19_extractor
+from ..objective.terms import TemporalTerm
+from ..optim.engine import resize, to_long_side
+from ..optim.run import StyleRun, resolve_device
 from .flow import consistency_mask, dis_flow, warp
-from .run import StyleRun, resolve_device
-from .terms import TemporalTerm
 
-#: ``flow(a, b)``: the flow of frame ``a`` towards frame ``b`` (see :mod:`stylecore.flow`).
+#: ``flow(a, b)``: the flow of frame ``a`` towards frame ``b`` (see :mod:`stylecore.video.flow`).
 FlowFn = Callable[[Tensor, Tensor], Tensor]
 
 DEFAULT_TEMPORAL_WEIGHT = 30.0

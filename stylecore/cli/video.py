@@ -17,18 +17,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli import Interrupts, _Parser, _warn, add_run_settings, check_output, config_from_args
+from .main import Interrupts, _Parser, _warn, add_run_settings, check_output, config_from_args
 
 if TYPE_CHECKING:
-    from .config import StyleConfig
-    from .frame_cache import FrameCache
-    from .media import Selection, VideoInfo
-    from .video import VideoSettings
+    from ..config import StyleConfig
+    from ..video.chain import VideoSettings
+    from ..video.frame_cache import FrameCache
+    from ..video.media import Selection, VideoInfo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .media import VIDEO_SUFFIXES
-    from .video import DEFAULT_TEMPORAL_WEIGHT
+    from ..video.chain import DEFAULT_TEMPORAL_WEIGHT
+    from ..video.media import VIDEO_SUFFIXES
 
     parser = _Parser(prog="stylecore video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, help="a video file (anything FFmpeg reads)")
@@ -92,7 +92,7 @@ def video_main(argv: list[str] | None = None) -> int:
 
 
 def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    from .errors import StylecoreError
+    from ..errors import StylecoreError
 
     try:
         job = _prepare(args)
@@ -113,12 +113,12 @@ def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> Job:
-    from .errors import StylecoreError
-    from .frame_cache import FrameCache
-    from .imageio import load_image
-    from .media import VIDEO_SUFFIXES, Selection, probe
-    from .outputs import WritePlan, check_no_inputs_inside
-    from .video import VideoSettings
+    from ..errors import StylecoreError
+    from ..imaging.images import load_image
+    from ..imaging.outputs import WritePlan, check_no_inputs_inside
+    from ..video.chain import VideoSettings
+    from ..video.frame_cache import FrameCache
+    from ..video.media import VIDEO_SUFFIXES, Selection, probe
 
     plan = WritePlan()
     plan.read(args.input, *args.styles)
@@ -132,7 +132,7 @@ def _prepare(args: argparse.Namespace) -> Job:
     if args.workers is not None and args.workers < 1:
         raise StylecoreError(f"--workers must be at least 1, got {args.workers}")
     if args.backend == "ray":
-        from .ray_backend import chunk_spans
+        from ..backends.ray import chunk_spans
 
         chunk_spans(0, args.chunk, args.overlap)  # checks --chunk and --overlap before any work
     info = probe(args.input)
@@ -148,9 +148,9 @@ def _check_frames(
     args: argparse.Namespace, info: VideoInfo, selection: Selection, config: StyleConfig, settings: VideoSettings
 ) -> None:
     """From the stream header, before any frame is decoded: frame size, what the range selects, flow's minimum."""
-    from .errors import StylecoreError
-    from .memory import check_image_size
-    from .sizing import fit_long_side
+    from ..errors import StylecoreError
+    from ..imaging.sizing import fit_long_side
+    from ..optim.memory import check_image_size
 
     name = args.input.name
     check_image_size(info.height, info.width, f"{name}: each frame")  # the pixel limit images have
@@ -194,11 +194,11 @@ def _bar(job: Job, unit: str, position: int) -> Any:
 
 def _run_local(job: Job, interrupts: Interrupts) -> None:
     """Frames in order through one :class:`FrameChain`; cached ones are read back, not redone."""
-    from .extractor import vgg19_extractor
-    from .imageio import array_to_tensor
-    from .media import read_frames
-    from .run import resolve_device
-    from .video import FrameChain
+    from ..imaging.images import array_to_tensor
+    from ..model.extractor import vgg19_extractor
+    from ..optim.run import resolve_device
+    from ..video.chain import FrameChain
+    from ..video.media import read_frames
 
     config = job.config
     device = resolve_device(config.device)
@@ -241,10 +241,10 @@ def _stylise(chain: Any, frame: Any, bar: Any, interrupts: Interrupts, job: Job)
 
 def _run_ray(job: Job, interrupts: Interrupts) -> None:
     """Chunks of consecutive frames on Ray workers; a frame is written once every chunk holding it is back."""
-    from .engine import to_long_side
-    from .imageio import array_to_tensor, tensor_to_array
-    from .media import read_frames
-    from .ray_backend import ChunkError, chunk_spans, connect, stylize_chunks
+    from ..backends.ray import ChunkError, chunk_spans, connect, stylize_chunks
+    from ..imaging.images import array_to_tensor, tensor_to_array
+    from ..optim.engine import to_long_side
+    from ..video.media import read_frames
 
     size = job.config.size  # workers get frames at the output size: less to ship
     frames = [
@@ -279,8 +279,8 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
 
 def _write_ready(job: Job, spans: list[tuple[int, int]], indices: list[int], results: dict[int, Any]) -> int:
     """Cache every frame whose chunks are all back; forget chunks with nothing left to give. Returns frames written."""
-    from .imageio import array_to_tensor
-    from .ray_backend import assemble
+    from ..backends.ray import assemble
+    from ..imaging.images import array_to_tensor
 
     written = 0
     for chunk in list(results):
@@ -296,8 +296,8 @@ def _write_ready(job: Job, spans: list[tuple[int, int]], indices: list[int], res
 
 def _finish(job: Job, interrupts: Interrupts) -> int:
     """Encode the frames done (a prefix of the selection), with the sound of their span; say what happened."""
-    from .errors import StylecoreError
-    from .media import write_video
+    from ..errors import StylecoreError
+    from ..video.media import write_video
 
     ready = _ready(job)
     if not ready:

@@ -4,7 +4,7 @@
 returns a frozen :class:`RunPlan`; :class:`StyleRun` iterates it, one
 :class:`Progress` per step (front ends that stream drive it directly);
 :func:`stylize` wraps it with a callback. One scale's optimization is
-:mod:`stylecore.engine`.
+:mod:`stylecore.optim.engine`.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .color import luminance_images, match_color, with_content_chroma
-from .config import FLAT_WINDOW, StyleConfig
+from ..config import FLAT_WINDOW, StyleConfig
+from ..errors import ConfigError
+from ..imaging.color import luminance_images, match_color, with_content_chroma
+from ..imaging.sizing import MIN_SIDE, fit_long_side
+from ..model.extractor import VGGExtractor, min_side, vgg19_extractor
+from ..objective.regions import check_mask
+from ..objective.terms import LossTerm, default_terms
 from .device import choose_precision
 from .engine import LossTerms, PixelOptimizer, build_terms, check_term_names, initial_image, resize, to_long_side
-from .errors import ConfigError
-from .extractor import VGGExtractor, min_side, vgg19_extractor
 from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side, memory_budget
-from .regions import check_mask
-from .sizing import MIN_SIDE, fit_long_side
-from .terms import LossTerm, default_terms
 from .tiling import TiledObjective, build_tiled_terms, uses_tiles
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
@@ -62,7 +62,7 @@ class StyleResult:
     weights_label: str  # provenance of the extractor weights
     trained_weights: bool  # False for random weights: the result is not real style transfer
     notices: list[str]  # things the user should know, e.g. "downscaled to fit GPU memory"
-    precision: str = "fp32"  # the VGG pass's precision and why (stylecore.device.choose_precision)
+    precision: str = "fp32"  # the VGG pass's precision and why (stylecore.optim.device.choose_precision)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,7 +86,7 @@ class RunPlan:
     bf16: bool
     shrink: float = 1.0  # below 1 when memory forces a smaller image than asked for
     notices: tuple[str, ...] = field(default=())
-    regions: tuple[Tensor | None, ...] | None = None  # one content mask per style (see stylecore.regions)
+    regions: tuple[Tensor | None, ...] | None = None  # one content mask per style (see stylecore.objective.regions)
     style_regions: tuple[Tensor | None, ...] = ()  # where in each style image its statistics come from
     init: Tensor | None = None  # starting pixels instead of ``config.init`` (a video's warped last frame)
     extra_terms: tuple[LossTerm, ...] = ()  # added to config's content, style and tv terms
@@ -245,12 +245,12 @@ def stylize(
             ``config.layers``. Default: build one from ``config.weights``.
         regions: one greyscale mask (H, W) in [0, 1] per style, over the content image (any size;
             stretched to it), or None for a style that fills what no mask covers
-            (:mod:`stylecore.regions`). Default: every style everywhere, blended.
+            (:mod:`stylecore.objective.regions`). Default: every style everywhere, blended.
         style_regions: with ``regions``, one mask per style image (or None) saying where in that
             image its statistics come from. Default: the whole style image.
         init: starting pixels (any size; resized to the content's) instead of ``config.init``.
-        terms: more loss terms (:mod:`stylecore.terms`) added to the content, style and tv terms,
-            e.g. a video's :class:`~stylecore.terms.TemporalTerm`.
+        terms: more loss terms (:mod:`stylecore.objective.terms`) added to the content, style and tv terms,
+            e.g. a video's :class:`~stylecore.objective.terms.TemporalTerm`.
 
     Returns:
         A :class:`StyleResult`. A non-finite loss ends the run early with the last

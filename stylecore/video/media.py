@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StylecoreError
-from .extras import require
-from .outputs import VIDEO_TAG, atomic_file
+from ..errors import StylecoreError
+from ..extras import require
+from ..imaging.outputs import VIDEO_TAG, atomic_file
 
 Frame = np.ndarray[Any, np.dtype[np.uint8]]  # (H, W, 3) RGB
 VIDEO_SUFFIXES = (".mp4", ".mkv")  # containers we write H.264 into

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import ConfigError, ImageError
+from ..errors import ConfigError, ImageError
 from .weights import WeightsSource, load_weights_into, resolve_weights
 
 # torchvision's VGG19 ("config E"): channel counts per conv, "M" = max-pool.

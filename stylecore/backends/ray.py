@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .config import StyleConfig
-from .errors import StylecoreError
-from .extractor import vgg19_extractor
-from .extras import require
-from .imageio import array_to_tensor, tensor_to_array
-from .media import Frame
-from .run import resolve_device, stylize
-from .video import VideoSettings, stylize_frames
+from ..config import StyleConfig
+from ..errors import StylecoreError
+from ..extras import require
+from ..imaging.images import array_to_tensor, tensor_to_array
+from ..model.extractor import vgg19_extractor
+from ..optim.run import resolve_device, stylize
+from ..video.chain import VideoSettings, stylize_frames
+from ..video.media import Frame
 
 
 def _ray() -> Any:
@@ -75,7 +75,7 @@ class PhotoWorker(_Worker):
     """Stylises photos given as file bytes; an unreadable one comes back with its error instead."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        from .imageio import open_image, pil_to_tensor
+        from ..imaging.images import open_image, pil_to_tensor
 
         images, errors = [], []
         for name, data in zip(batch["name"], batch["data"], strict=True):

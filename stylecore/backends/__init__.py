@@ -1,0 +1,1 @@
+"""Scale-out backends (Ray); the core never imports them."""

@@ -1,0 +1,1 @@
+"""The command line: main dispatches; common is the kit the commands share."""

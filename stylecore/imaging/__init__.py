@@ -1,0 +1,1 @@
+"""Images in and out: decoding, saving, sizes and colour transforms (no optimisation)."""

@@ -1,0 +1,1 @@
+"""Video: a chain of frames kept consistent by optical flow, decoding/encoding, the frame cache."""
