@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args, get_type_hints
 
 from .errors import ConfigError
-from .imaging.sizing import MIN_SIDE
-from .model.extractor import DEFAULT_LAYERS, layer_names
+from .model.layers import DEFAULT_LAYERS, MIN_SIDE, layer_names
+
+#: Curvature pairs L-BFGS keeps. Not a setting; here so the optimizer and the memory estimate share it.
+LBFGS_HISTORY = 50
 
 Optimizer = Literal["adam", "lbfgs"]
 Init = Literal["content", "noise", "style"]

@@ -73,3 +73,23 @@ def test_asking_for_onnx_without_it_says_what_to_install(monkeypatch: pytest.Mon
 def test_core_errors_name_no_makefile_targets() -> None:
     for path in CORE:
         assert "make " not in path.read_text(), path.name
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import stylecore.config",
+        "import stylecore.model.layers",
+        "sys.argv = ['stylecore', '--help']; import runpy; runpy.run_module('stylecore', run_name='__main__')",
+    ],
+    ids=["config", "layers", "--help"],
+)
+def test_config_and_help_import_no_torch(code: str) -> None:
+    """Layer names and sizes come from the torch-free model/layers.py, so `stylecore --help` stays quick."""
+    import subprocess
+    import sys
+
+    probe = "\n".join(["import sys", "try:", f"    {code}", "except SystemExit:", "    pass"])
+    probe += "\nprint('torch' in sys.modules, file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from ..model.extractor import VGG19_LAYERS, min_side
-
-#: The smallest output side: twice what the deepest VGG19 layer needs (four
-#: max-pools before conv5_1 leave 1 pixel of a 16 px image; 2x keeps a few).
-MIN_SIDE = 2 * min_side(tuple(VGG19_LAYERS))
+# Re-exported (it was defined here): the smallest output side, from the torch-free layer table.
+from ..model.layers import MIN_SIDE as MIN_SIDE
 
 
 def fit_long_side(height: int, width: int, long_side: int, *, grow: bool = True) -> tuple[int, int]:

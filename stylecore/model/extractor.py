@@ -6,95 +6,41 @@ layer: style transfer never needs the 100M-parameter classifier.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ImageError
+from .layers import DEFAULT_LAYERS, VGG19_CFG, VGG19_LAYERS, deepest, layer_name, layer_names, min_side, trunk_shapes
 from .weights import WeightsSource, load_weights_into, resolve_weights
 
-# torchvision's VGG19 ("config E"): channel counts per conv, "M" = max-pool.
-_VGG19_CFG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-    512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
-)  # fmt: skip
+# Re-exported: the names were here before the table moved to the torch-free layers.py.
+__all__ = [
+    "DEFAULT_LAYERS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "VGG19_LAYERS",
+    "VGGExtractor",
+    "build_vgg19_trunk",
+    "check_min_size",
+    "layer_name",
+    "layer_names",
+    "min_side",
+    "trunk_shapes",
+    "vgg19_extractor",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _layer_table() -> dict[str, int]:
-    """Paper name -> index into torchvision's ``vgg19().features``."""
-    table: dict[str, int] = {}
-    block, depth, index = 1, 1, 0
-    for item in _VGG19_CFG:
-        if item == "M":
-            table[f"pool{block}"] = index
-            block, depth, index = block + 1, 1, index + 1
-        else:
-            table[f"conv{block}_{depth}"] = index
-            table[f"relu{block}_{depth}"] = index + 1
-            depth, index = depth + 1, index + 2
-    return table
-
-
-#: The one table mapping paper layer names to torchvision ``features`` indices.
-VGG19_LAYERS: dict[str, int] = _layer_table()
-_NAMES_BY_INDEX = {i: n for n, i in VGG19_LAYERS.items()}
-
-#: The original design's taps: features 0, 5, 10, 19, 28 (pre-ReLU).
-DEFAULT_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-
-
-def layer_name(layer: str | int) -> str:
-    """Normalise a paper name or torchvision index to the paper name."""
-    if isinstance(layer, int) or (isinstance(layer, str) and layer.strip().isdigit()):
-        index = int(layer)
-        if index in _NAMES_BY_INDEX:
-            return _NAMES_BY_INDEX[index]
-        raise ConfigError(f"unknown VGG19 layer index {index}; valid: 0-{len(VGG19_LAYERS) - 1}")
-    name = layer.strip().lower()
-    if name not in VGG19_LAYERS:
-        raise ConfigError(f"unknown layer {layer!r}; valid: {', '.join(VGG19_LAYERS)}")
-    return name
-
-
-def layer_names(layers: Iterable[str | int]) -> tuple[str, ...]:
-    """Normalise several layers, keeping order and dropping repeats."""
-    names = tuple(dict.fromkeys(layer_name(layer) for layer in layers))
-    if not names:
-        raise ConfigError("at least one layer is required")
-    return names
-
-
-def trunk_shapes(height: int, width: int, deepest: str) -> Iterator[tuple[str, int, int, int, int]]:
-    """(kind, in_channels, out_channels, out_height, out_width) of each module up to ``deepest``.
-
-    For counting work and memory without building anything; kind is conv, relu or pool.
-    """
-    depth, index, channels = VGG19_LAYERS[deepest], 0, 3
-    for item in _VGG19_CFG:
-        if item == "M":
-            height, width = height // 2, width // 2
-            modules = [("pool", channels, channels)]
-        else:
-            assert isinstance(item, int)
-            modules = [("conv", channels, item), ("relu", item, item)]
-            channels = item
-        for kind, c_in, c_out in modules:
-            if index > depth:
-                return
-            yield kind, c_in, c_out, height, width
-            index += 1
 
 
 def build_vgg19_trunk(depth: int) -> nn.Sequential:
     """torchvision-compatible ``features[:depth + 1]`` (same module indices)."""
     modules: list[nn.Module] = []
     in_channels = 3
-    for item in _VGG19_CFG:
+    for item in VGG19_CFG:
         if item == "M":
             modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
@@ -147,21 +93,13 @@ class VGGExtractor(nn.Module):
         return out
 
 
-def min_side(layers: Sequence[str | int]) -> int:
-    """The smallest image side the deepest of ``layers`` accepts: each max-pool before it halves the image."""
-    depth = max(VGG19_LAYERS[name] for name in layer_names(layers))
-    pools = sum(1 for name, i in VGG19_LAYERS.items() if name.startswith("pool") and i < depth)
-    return int(2**pools)
-
-
 def check_min_size(image: Tensor, layers: Sequence[str | int]) -> None:
     """Raise :class:`ImageError` when ``image`` is too small for the deepest of ``layers``."""
     need = min_side(layers)
     if min(image.shape[-2:]) < need:
-        depth = max(VGG19_LAYERS[name] for name in layer_names(layers))
         raise ImageError(
             f"image is {image.shape[-1]}x{image.shape[-2]} pixels; layer "
-            f"{_NAMES_BY_INDEX[depth]} needs at least {need} on each side"
+            f"{deepest(layers)} needs at least {need} on each side"
         )
 
 

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 
 from ..errors import StylecoreError
-from .extractor import DEFAULT_LAYERS, check_min_size, layer_names
+from .extractor import check_min_size
+from .layers import DEFAULT_LAYERS, layer_names
 
 #: Relative to the current directory, as the export writes it; pass a path to be explicit.
 DEFAULT_ONNX_PATH = Path("artifacts/vgg19_extractor.onnx")

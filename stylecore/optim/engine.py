@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import StyleConfig
+from ..config import LBFGS_HISTORY, StyleConfig
 from ..errors import ConfigError
 from ..imaging.sizing import fit_long_side
 from ..model.extractor import VGGExtractor, layer_names
@@ -21,8 +21,6 @@ from ..objective.terms import FeatureFn, LossTerm, default_terms
 
 if TYPE_CHECKING:
     from .tiling import TiledObjective
-
-LBFGS_HISTORY = 50  # curvature pairs L-BFGS keeps; the memory estimate counts them
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 
-from ..config import StyleConfig
+from ..config import LBFGS_HISTORY, StyleConfig
 from ..errors import ConfigError
-from ..imaging.sizing import MIN_SIDE
-from ..model.extractor import VGG19_LAYERS, trunk_shapes
-from .engine import LBFGS_HISTORY
+from ..model.layers import MIN_SIDE, VGG19_LAYERS, trunk_shapes
 from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, uses_tiles
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv

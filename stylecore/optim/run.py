@@ -21,8 +21,9 @@ from torch import Tensor
 from ..config import FLAT_WINDOW, StyleConfig
 from ..errors import ConfigError
 from ..imaging.color import luminance_images, match_color, with_content_chroma
-from ..imaging.sizing import MIN_SIDE, fit_long_side
-from ..model.extractor import VGGExtractor, min_side, vgg19_extractor
+from ..imaging.sizing import fit_long_side
+from ..model.extractor import VGGExtractor, vgg19_extractor
+from ..model.layers import MIN_SIDE, min_side
 from ..objective.regions import check_mask
 from ..objective.terms import LossTerm, default_terms
 from .device import choose_precision

@@ -7,7 +7,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from stylecore.model.extractor import VGG19_LAYERS, trunk_shapes
+from stylecore.model.layers import VGG19_LAYERS, trunk_shapes
 
 
 def conv_forward_flops(height: int, width: int, deepest: str) -> int:
