@@ -1,4 +1,20 @@
-"""The engine's house rules (see CONVENTIONS.md), checked on the source."""
+"""The house rules (see CONVENTIONS.md), checked on the source: which layer may import which.
+
+Floors, bottom up; a module imports only from lower floors or from its own package (cli excepted):
+
+    0  errors                          what everything may raise
+    1  extras | model.layers           optional imports | the VGG19 table: names and sizes, no torch
+    2  config                          StyleConfig
+    3  model | imaging                 the network and weights | images in and out (never each other)
+    4  objective                       what is minimised
+    5  optim                           how it is minimised: one scale, a run, memory, device
+    6  video                           frames over time
+    7  backends                        scale-out (Ray)
+    8  cli                             front end: main dispatches, commands share common only
+
+``stylecore/__init__.py`` (the lazy public API) and ``__main__.py`` sit above all of them.
+The core (floors 0-5) never imports video, backends, cli or demo.
+"""
 
 import ast
 from pathlib import Path
@@ -7,35 +23,128 @@ import pytest
 
 import stylecore
 
-FRONT_ENDS = ("cli.py", "cli_batch.py", "cli_video.py", "__main__.py")
-CORE = sorted(p for p in Path(stylecore.__file__).parent.glob("*.py") if p.name not in FRONT_ENDS)
-FORBIDDEN_IMPORTS = {
-    "argparse",
-    "gradio",
-    "tqdm",
-    "demo",
-    "export",
-    "stylecore.cli.main",
-    "stylecore.cli.batch",
-    "stylecore.cli.video",
+ROOT = Path(stylecore.__file__).parent
+FLOORS = {
+    "errors": 0,
+    "extras": 1,
+    "model.layers": 1,
+    "config": 2,
+    "model": 3,
+    "imaging": 3,
+    "objective": 4,
+    "optim": 5,
+    "video": 6,
+    "backends": 7,
+    "cli": 8,
+}
+FACADES = {"stylecore", "stylecore.__main__"}
+MODULES = {
+    ".".join(["stylecore", *p.relative_to(ROOT).with_suffix("").parts]).removesuffix(".__init__"): p
+    for p in sorted(ROOT.rglob("*.py"))
 }
 
 
-@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
-def test_core_never_prints_or_imports_front_ends(path: Path) -> None:
+def floor(module: str) -> tuple[int, str]:
+    """(floor, unit) of a stylecore module; the unit is the FLOORS key it falls under."""
+    rest = module.removeprefix("stylecore.")
+    for key in sorted(FLOORS, key=len, reverse=True):
+        if rest == key or rest.startswith(key + "."):
+            return FLOORS[key], key
+    raise AssertionError(f"{module} has no floor: put it in a package (FLOORS in {__file__})")
+
+
+def stylecore_imports(module: str, path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, imported stylecore module, imported names) of every import, lazy ones included."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names if a.name.split(".")[0] == "stylecore"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if target.split(".")[0] == "stylecore":
+                names = [a.name for a in node.names]
+                # `from . import x`: x is a module
+                subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES]
+                found += [(node.lineno, s, []) for s in subs] or [(node.lineno, target, names)]
+    return found
+
+
+LAYERED = sorted(m for m in MODULES if m not in FACADES)
+
+
+@pytest.mark.parametrize("module", LAYERED)
+def test_imports_only_go_down(module: str) -> None:
+    here, unit = floor(module)
+    own_package = module.rpartition(".")[0]
+    for line, target, _ in stylecore_imports(module, MODULES[module]):
+        if target == "stylecore" or target in FACADES:
+            raise AssertionError(f"{module}:{line} imports the facade stylecore/__init__; import the module")
+        there, other = floor(target)
+        same_package = target.rpartition(".")[0] == own_package and own_package != "stylecore"
+        assert there < here or same_package or other == unit, (
+            f"{module}:{line} imports {target}: floor {there} ({other}) is not below floor {here} ({unit})"
+        )
+
+
+@pytest.mark.parametrize("module", [m for m in LAYERED if floor(m)[0] <= FLOORS["optim"]])
+def test_the_core_never_imports_video_backends_cli_or_demo(module: str) -> None:
+    for line, target, _ in stylecore_imports(module, MODULES[module]):
+        assert floor(target)[1] not in {"video", "backends", "cli"}, f"{module}:{line} imports {target}"
+
+
+@pytest.mark.parametrize("module", [m for m in LAYERED if m.startswith("stylecore.objective")])
+def test_the_objective_does_not_import_optim(module: str) -> None:
+    for line, target, _ in stylecore_imports(module, MODULES[module]):
+        assert not target.startswith("stylecore.optim"), f"{module}:{line} imports {target}"
+
+
+COMMANDS = sorted(
+    m for m in MODULES if m.startswith("stylecore.cli.") and m not in {"stylecore.cli.common", "stylecore.cli.main"}
+)
+
+
+def test_there_are_commands() -> None:
+    assert {"stylecore.cli.image", "stylecore.cli.batch", "stylecore.cli.video"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_cli_commands_share_common_and_never_import_each_other(module: str) -> None:
+    for line, target, _ in stylecore_imports(module, MODULES[module]):
+        if target.startswith("stylecore.cli"):
+            assert target == "stylecore.cli.common", f"{module}:{line} imports {target}; share it through common.py"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_private_names_cross_files(module: str) -> None:
+    for line, target, names in stylecore_imports(module, MODULES[module]):
+        private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+        assert not private, f"{module}:{line} imports {private} from {target}; make it public or keep it there"
+
+
+FRONT_ENDS = {p for name, p in MODULES.items() if name.startswith("stylecore.cli") or name in FACADES}
+CORE = sorted(p for p in MODULES.values() if p not in FRONT_ENDS)
+FORBIDDEN_IMPORTS = {"argparse", "gradio", "tqdm", "demo", "export"}
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_front_end_code_below_the_cli(path: Path) -> None:
+    """No print, argparse, gradio or tqdm outside the front ends."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id != "print", f"{path.name}:{node.lineno} prints"
-        if isinstance(node, ast.Import | ast.ImportFrom):
+        if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if isinstance(node, ast.ImportFrom) and node.level:
-                names = [f"stylecore.{node.module}" if node.module else "stylecore"]
             for name in names:
-                assert name.split(".")[0] not in FORBIDDEN_IMPORTS and name not in FORBIDDEN_IMPORTS, (path.name, name)
+                assert name.split(".")[0] not in FORBIDDEN_IMPORTS, (path.name, name)
 
 
-@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_level_device(path: Path) -> None:
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign | ast.AnnAssign):
