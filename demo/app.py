@@ -43,7 +43,7 @@ from demo.uploads import (
     as_input,
 )
 from stylecore import PRESETS, ConfigError, StyleConfig, StylecoreError, resolve_device
-from stylecore.imaging.sizing import MIN_SIDE
+from stylecore.model.layers import MIN_SIDE
 
 HW = hosting.detect()
 NUMBERS = controls.numbers(HW)

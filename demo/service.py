@@ -36,7 +36,7 @@ from stylecore import (
 )
 from stylecore.config import provenance
 from stylecore.imaging.images import load_mask, resize_long_side
-from stylecore.imaging.sizing import MIN_SIDE
+from stylecore.model.layers import MIN_SIDE
 from stylecore.model.onnx import OnnxExtractor, file_sha256
 from stylecore.objective.regions import check_mask
 from stylecore.optim.memory import estimate_peak_bytes

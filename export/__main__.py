@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stylecore import DEFAULT_LAYERS, StylecoreError, VGGExtractor, vgg19_extractor
-from stylecore.model.extractor import layer_names
+from stylecore.model.layers import layer_names
 from stylecore.model.onnx import OnnxExtractor
 
 from . import checks, profiling, report

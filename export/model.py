@@ -14,7 +14,8 @@ import onnxruntime
 import torch
 from torch import Tensor, nn
 
-from stylecore.model.extractor import DEFAULT_LAYERS, VGGExtractor, layer_names, min_side
+from stylecore.model.extractor import VGGExtractor
+from stylecore.model.layers import DEFAULT_LAYERS, layer_names, min_side
 from stylecore.model.onnx import file_sha256
 from stylecore.model.weights import WeightsSource
 

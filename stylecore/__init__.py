@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from .config import PRESETS, StyleConfig
     from .errors import ConfigError, ImageError, StylecoreError, WeightsError
     from .imaging.images import load_image, open_image, pil_to_tensor, save_image, tensor_to_pil
-    from .model.extractor import DEFAULT_LAYERS, VGG19_LAYERS, VGGExtractor, layer_name, vgg19_extractor
+    from .model.extractor import VGGExtractor, vgg19_extractor
+    from .model.layers import DEFAULT_LAYERS, VGG19_LAYERS, layer_name
     from .model.weights import WEIGHTS_ENV, WeightsSource, resolve_weights
     from .objective.functional import content_loss, gram_matrix, style_loss, tv_loss
     from .optim.engine import LossTerms

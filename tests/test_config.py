@@ -4,7 +4,7 @@ import pytest
 
 from stylecore import PRESETS, ConfigError, StyleConfig
 from stylecore.config import get_preset
-from stylecore.imaging.sizing import MIN_SIDE
+from stylecore.model.layers import MIN_SIDE
 
 
 @pytest.mark.parametrize(

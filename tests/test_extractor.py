@@ -104,7 +104,7 @@ def test_no_nans_at_small_odd_size(extractor) -> None:
 
 
 def test_trunk_shapes_match_the_real_modules(full_extractor) -> None:
-    from stylecore.model.extractor import trunk_shapes
+    from stylecore.model.layers import trunk_shapes
 
     shapes = list(trunk_shapes(64, 96, "pool5"))
     x = torch.rand(1, 3, 64, 96)

@@ -91,7 +91,7 @@ def _add_field(group: argparse._ArgumentGroup, f: Field[Any], hint: Any) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..model.extractor import VGG19_LAYERS
+    from ..model.layers import VGG19_LAYERS
 
     parser = _Parser(
         prog="stylecore",
@@ -364,7 +364,8 @@ def convert_main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="features-only .safetensors file to write")
     args = parser.parse_args(argv)
     from ..errors import StylecoreError
-    from ..model.extractor import VGG19_LAYERS, build_vgg19_trunk
+    from ..model.extractor import build_vgg19_trunk
+    from ..model.layers import VGG19_LAYERS
     from ..model.weights import load_weights_into, resolve_weights, save_features_safetensors
 
     try:

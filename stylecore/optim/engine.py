@@ -16,7 +16,8 @@ from torch import Tensor
 from ..config import LBFGS_HISTORY, StyleConfig
 from ..errors import ConfigError
 from ..imaging.sizing import fit_long_side
-from ..model.extractor import VGGExtractor, layer_names
+from ..model.extractor import VGGExtractor
+from ..model.layers import layer_names
 from ..objective.terms import FeatureFn, LossTerm, default_terms
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from torch import Tensor
 
 from ..config import StyleConfig
 from ..errors import ConfigError
-from ..model.extractor import VGG19_LAYERS, VGGExtractor, layer_names, min_side, trunk_shapes
+from ..model.extractor import VGGExtractor
+from ..model.layers import VGG19_LAYERS, layer_names, min_side, trunk_shapes
 from ..objective.functional import sqrtm_newton_schulz
 from ..objective.terms import ContentTerm, GramStyleTerm, LossTerm, MeanCovStyleTerm, default_terms
 from ..objective.tile_terms import (

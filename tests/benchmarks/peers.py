@@ -21,7 +21,8 @@ from torch import Tensor, nn
 from torchvision.models import vgg19
 
 from stylecore import VGGExtractor
-from stylecore.model.extractor import IMAGENET_MEAN, IMAGENET_STD, VGG19_LAYERS
+from stylecore.model.extractor import IMAGENET_MEAN, IMAGENET_STD
+from stylecore.model.layers import VGG19_LAYERS
 from stylecore.objective.terms import FeatureFn
 
 # The tutorial's taps: conv_4 for content, conv_1..conv_5 for style (pre-ReLU; its ReLUs are not in-place).
