@@ -63,9 +63,9 @@ def test_batch_on_ray_matches_in_process(local_ray, tmp_path: Path, capsys) -> N
     out = capsys.readouterr()
     assert out.out.count("4 written, 0 already there, 1 failed") == 2
     assert out.err.count("skipped broken.png: broken.png: not a recognised image file") == 2
-    # Same pixels, not close ones: the same code, seeds and steps, and the same torch thread count on both
-    # sides (set explicitly: the workers get TEST_THREADS, as this process does), and the same precision. With other thread counts
-    # float sums split differently and pixels may differ by a few levels; nothing here promises otherwise.
+    # Same pixels, not close ones: the same code, seeds, steps and precision, and the same torch thread count
+    # on both sides (set explicitly: the workers get TEST_THREADS, as this process does). With other thread
+    # counts float sums split differently and pixels may differ by a few levels; nothing here promises otherwise.
     assert connect(2).threads == torch.get_num_threads() == TEST_THREADS
     compared = 0
     for here in sorted((tmp_path / "here").iterdir()):
