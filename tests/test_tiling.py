@@ -215,3 +215,14 @@ def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
     assert tiled < whole / 4
     assert estimate_peak_bytes(4096, 4096, config.with_overrides(tile=512)) < 2 * tiled  # 4x the pixels
     assert estimate_peak_bytes(256, 256, config.with_overrides(tile=512)) == estimate_peak_bytes(256, 256, config)
+
+
+def test_a_tiled_run_checks_its_style_targets_by_the_tile(monkeypatch) -> None:
+    """A print-size style image is sized as the tiles its targets are computed from, not as one VGG pass."""
+    from stylecore.optim import run as run_module
+
+    monkeypatch.setattr(run_module, "memory_budget", lambda device="cpu": 8 * 2**30)  # an 8 GiB machine
+    config, style, cpu = StyleConfig(size=4096, tile=512), torch.zeros(1, 3, 64, 64), torch.device("cpu")
+    run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=True)  # fits: tiles
+    with pytest.raises(ConfigError, match=r"style image 1 at style_scale 1 would be 4096x4096 px and need about"):
+        run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=False)  # regions: whole

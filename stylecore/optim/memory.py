@@ -99,7 +99,7 @@ def memory_budget(device: str = "cpu") -> int:
 
 def check_image_size(
     height: int, width: int, what: str, config: StyleConfig | None = None, *, forward_only: bool = False,
-    budget: int | None = None,
+    budget: int | None = None, tile: int = 0,
 ) -> None:  # fmt: skip
     """Refuse, before anything is decoded or allocated, an image over :data:`MAX_PIXELS` or the memory budget.
 
@@ -108,6 +108,8 @@ def check_image_size(
         what: how the message names it, e.g. "style image 1 at style_scale 100".
         config: with it, the run's estimated peak memory must also fit ``budget``.
         forward_only: the image only goes through VGG once, without backward (a style image).
+        tile: with ``forward_only``, the image goes through VGG in tiles of this size (0: whole), as a
+            tiled run's Gram and mean/covariance style targets do.
         budget: bytes allowed (default :func:`memory_budget` of the host).
 
     Raises:
@@ -123,7 +125,9 @@ def check_image_size(
     budget = memory_budget() if budget is None else budget
     if forward_only:
         deepest = max(config.layers, key=VGG19_LAYERS.__getitem__)
-        need = weight_bytes(deepest) + 4 * activation_elements(height, width, deepest) + FIXED_OVERHEAD
+        crop = tile + 2 * halo_for(config.layers) if tile else max(height, width)
+        activations = 4 * activation_elements(min(height, crop), min(width, crop), deepest)
+        need = weight_bytes(deepest) + activations + 2 * 3 * height * width * 4 + FIXED_OVERHEAD  # + image, copy
     else:
         need = estimate_peak_bytes(height, width, config)
     if need > budget:

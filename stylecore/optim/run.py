@@ -114,7 +114,7 @@ def plan_run(
     check_term_names([*default_terms(config), *terms])  # before any work, not at the first scale
     height, width = photo.shape[-2:]
     scales = tuple(scale_plan(height, width, config))
-    _check_sizes(scales, style_list, config, device)
+    _check_sizes(scales, style_list, config, device, tiled_targets=regions is None and config.style_loss != "sliced")
     shrink, notices = _fit_gpu_memory(scales[-1], config, device)
     precision = choose_precision(device, config.precision)
     masks = _check_regions(regions, len(style_list), device)
@@ -127,9 +127,18 @@ def plan_run(
 
 
 def _check_sizes(
-    scales: Sequence[tuple[int, int, int]], styles: Sequence[Tensor], config: StyleConfig, device: torch.device
+    scales: Sequence[tuple[int, int, int]],
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    device: torch.device,
+    *,
+    tiled_targets: bool,
 ) -> None:
-    """Every image the run will build (each scale, each style at ``style_scale``) fits, before any is made."""
+    """Every image the run will build (each scale, each style at ``style_scale``) fits, before any is made.
+
+    ``tiled_targets``: a tiled scale computes its style targets tile by tile (Gram and mean/covariance
+    without regions; :func:`stylecore.optim.tiling.build_tiled_terms`), so only a tile's activations count.
+    """
     budget = memory_budget(device.type)
     for height, width, _ in scales:
         # On CUDA the output is shrunk to fit instead (_fit_gpu_memory); only the pixel limit holds there.
@@ -138,7 +147,8 @@ def _check_sizes(
         for number, style in enumerate(styles, start=1):
             what = f"style image {number} at style_scale {config.style_scale:g}"
             sized = fit_long_side(style.shape[-2], style.shape[-1], side)
-            check_image_size(*sized, what, config, forward_only=True, budget=budget)
+            tile = config.tile if tiled_targets and uses_tiles(height, width, config) else 0
+            check_image_size(*sized, what, config, forward_only=True, budget=budget, tile=tile)
             if min(sized) < (need := min_side(config.layers)):
                 raise ConfigError(
                     f"{what} would be {sized[1]}x{sized[0]} px, and the style layers need {need} px on each side; "
