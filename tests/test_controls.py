@@ -7,15 +7,27 @@ import math
 
 import pytest
 
-from demo.controls import Number, check_work, choice, numbers, to_config
+from demo.controls import Number, check_work
 from demo.hosting import Hardware
 from demo.service import Throttle
-from stylecore import ConfigError
+from demo.settings import by_name, check, max_iterations, table
+from stylecore import ConfigError, StyleConfig
 
 CPU = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
+SETTINGS = table(CPU)
 GOOD = {"blend": 0.5, "preset": "original", "iterations": 10, "size": 128, "log_cw": 0, "log_sw": 1, "log_tv": 0,
         "preview_every": 5, "optimizer": "adam", "init": "content", "seed": 3, "style_scale": 1.0,
         "preserve_colors": "none", "scales": 1, "style_loss": "gram"}  # fmt: skip
+
+
+def to_config(raw: dict, hardware: Hardware, *, two_styles: bool, time_budget: float) -> StyleConfig:
+    """The table's check, with the time budget given (the host's budget is hosting's, tested there)."""
+    config = check(table(hardware), raw, hardware, two_styles=two_styles).config
+    return config.with_overrides(time_budget=time_budget)
+
+
+def choice(name: str, value: object) -> str:
+    return str(by_name(SETTINGS)[name].control.parse(value))
 
 
 def test_good_values_become_the_config() -> None:
@@ -60,7 +72,7 @@ def test_work_is_capped_for_the_host() -> None:
     expected = "2000 iterations at 512 px is more than this server runs at once; use at most 50 iterations"
     with pytest.raises(ConfigError, match=expected):
         check_work(2000, 512, CPU)
-    assert numbers(CPU)["size"].high == 512
+    assert by_name(SETTINGS)["size"].control.high == 512
 
 
 def test_throttle_lets_updates_through_a_few_times_a_second() -> None:
@@ -80,11 +92,9 @@ def test_throttle_lets_updates_through_a_few_times_a_second() -> None:
 
 
 def test_the_iterations_maximum_follows_the_size() -> None:
-    from demo.controls import max_iterations
-
-    assert max_iterations(256, CPU) == 200 and max_iterations(512, CPU) == 50
-    assert max_iterations(64, CPU) == 2000  # the slider's own top
-    assert max_iterations("", CPU) == 50  # an unreadable size: the host's largest
+    assert max_iterations(SETTINGS, 256, CPU) == 200 and max_iterations(SETTINGS, 512, CPU) == 50
+    assert max_iterations(SETTINGS, 64, CPU) == 2000  # the slider's own top
+    assert max_iterations(SETTINGS, "", CPU) == 50  # an unreadable size: the host's largest
 
 
 def test_a_size_over_the_host_is_clamped_and_said() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,17 +31,19 @@ def _stylize_args(iterations: int, size: int = 64, preview_every: int = 2, **ext
     )  # fmt: skip
 
 
-def test_models_are_loaded_at_start_and_never_again(app: ModuleType, client: Client, monkeypatch) -> None:
-    assert app.MODELS.extractor is not None and not app.MODELS.trained
-    assert app.MODELS.onnx is not None and app.MODELS.onnx.providers[0] == "CPUExecutionProvider"
-    assert "untrained random" in app._notice()
-    monkeypatch.setattr(app.service, "vgg19_extractor", lambda **kw: pytest.fail("a model was loaded per request"))
-    monkeypatch.setattr(app.service, "prepare_onnx", lambda *a, **kw: pytest.fail("ONNX was prepared per request"))
+def test_models_are_loaded_at_start_and_never_again(app: Any, client: Client, monkeypatch) -> None:
+    from demo import models
+
+    assert app.models.extractor is not None and not app.models.trained
+    assert app.models.onnx is not None and app.models.onnx.providers[0] == "CPUExecutionProvider"
+    assert "untrained random" in app.notice()
+    monkeypatch.setattr(models, "vgg19_extractor", lambda **kw: pytest.fail("a model was loaded per request"))
+    monkeypatch.setattr(models, "prepare_onnx", lambda *a, **kw: pytest.fail("ONNX was prepared per request"))
     assert client.predict(**_stylize_args(iterations=2))[2].startswith("Done")
     assert client.predict(image=handle_file(str(EXAMPLES / "hubble.jpg")), api_name="/extract")[2]
 
 
-def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleType, client: Client) -> None:
+def test_content_and_style_alone_are_enough_and_outputs_have_names(app: Any, client: Client) -> None:
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     stylize = info["/stylize"]
     assert [p["parameter_name"] for p in stylize["parameters"] if not p["parameter_has_default"]] == [
@@ -54,7 +56,7 @@ def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleTy
         content=handle_file(str(EXAMPLES / "chelsea.jpg")), style=handle_file(str(EXAMPLES / "strokes.png")),
         api_name="/stylize",
     )  # fmt: skip
-    steps = app.HW.default_iterations
+    steps = app.hardware.default_iterations
     assert status.startswith(f"Done: step {steps} / {steps}")
     assert Path(png).name == "stylecore-chelsea-strokes.png"
     with open_image(png) as result:
@@ -95,11 +97,11 @@ def test_non_image_upload_is_one_clear_sentence(client: Client, tmp_path: Path) 
     assert "Traceback" not in str(info.value) and str(tmp_path) not in str(info.value)
 
 
-def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Client) -> None:
+def test_extract_returns_five_grams_equal_to_torch(app: Any, client: Client) -> None:
     path = EXAMPLES / "hubble.jpg"
     npz_path, summary, provider = client.predict(image=handle_file(str(path)), api_name="/extract")
     assert "CPUExecutionProvider" in provider and summary["provider"] == "CPUExecutionProvider"
-    image = open_image(path, max_side=app.HW.max_side)  # as the app reads it
+    image = open_image(path, max_side=app.hardware.max_side)  # as the app reads it
     features = vgg19_extractor(weights="random")(pil_to_tensor(image))
     with np.load(npz_path) as grams:
         assert list(grams) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
@@ -121,12 +123,16 @@ def test_new_controls_blend_colors_and_scales(client: Client) -> None:
     assert job.result()[2].startswith("Done: step 4 / 4")
 
 
-def test_memory_estimate_is_read_from_the_header(app: ModuleType) -> None:
-    upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+def test_memory_estimate_is_read_from_the_header(app: Any) -> None:
+    from demo import service
+    from demo.inputs import Upload
+    from stylecore import PRESETS
+
+    upload = Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
     shown = app.memory_estimate(upload, 64, "original", "adam")
-    expected = app.service.memory_note((451, 300), 64, app.PRESETS["original"], on_gpu=False)
+    expected = service.memory_note((451, 300), 64, PRESETS["original"], on_gpu=False)
     assert shown == expected and "GiB" in shown
-    small, large = (app.service.memory_note((451, 300), side, app.PRESETS["original"], False) for side in (64, 512))
+    small, large = (service.memory_note((451, 300), side, PRESETS["original"], False) for side in (64, 512))
     assert float(small.split("**")[1].split()[0]) < float(large.split("**")[1].split()[0])
     assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "original", "adam")
 
@@ -140,17 +146,22 @@ def test_four_concurrent_clients_all_get_answers(url: str) -> None:
     assert all(s.startswith("Done: step 2 / 2") for s in statuses)
 
 
-def test_without_weights_the_app_explains_and_refuses(app: ModuleType, monkeypatch, tmp_path: Path) -> None:
+def test_without_weights_the_app_explains_and_refuses(app: Any, monkeypatch, tmp_path: Path) -> None:
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("no network")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    models = app.service.load_models(tmp_path)
+    import gradio as gr
+
+    from demo import models as demo_models
+    from demo.inputs import Upload
+
+    models = demo_models.load_models(tmp_path)
     assert models.extractor is None and "STYLECORE_WEIGHTS" in (models.weights_error or "")
-    monkeypatch.setattr(app, "MODELS", models)
-    assert "no VGG19 weights" in app._notice()
-    upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
-    with pytest.raises(app.gr.Error, match="VGG19 ImageNet weights not found"):
+    monkeypatch.setattr(app, "models", models)
+    assert "no VGG19 weights" in app.notice()
+    upload = Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+    with pytest.raises(gr.Error, match="VGG19 ImageNet weights not found"):
         next(app.stylize(upload, upload))
 
 
@@ -193,16 +204,18 @@ def test_a_region_places_the_second_style(client: Client, tmp_path: Path) -> Non
         client.predict(**alone)
 
 
-def test_a_painted_layer_becomes_the_region(app: ModuleType, tmp_path: Path) -> None:
+def test_a_painted_layer_becomes_the_region(tmp_path: Path) -> None:
     from PIL import Image
+
+    from demo.inputs import Upload, read_region
 
     layer = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
     layer.paste((255, 0, 0, 255), (0, 0, 10, 30))  # strokes on the left quarter
     layer.save(tmp_path / "layer.png")
-    mask = app.service.read_region(app.Upload(tmp_path / "layer.png", "layer.png", (40, 30)), painted=True)
+    mask = read_region(Upload(tmp_path / "layer.png", "layer.png", (40, 30)), painted=True)
     assert mask.shape == (1, 1, 30, 40) and float(mask[..., :10].min()) == 1.0 and float(mask[..., 10:].max()) == 0.0
     Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(tmp_path / "empty.png")  # nothing painted: no region
-    assert app.service.read_region(app.Upload(tmp_path / "empty.png", "empty.png", (40, 30)), painted=True) is None
+    assert read_region(Upload(tmp_path / "empty.png", "empty.png", (40, 30)), painted=True) is None
 
 
 def test_the_painting_editor_checks_its_files_like_uploads(tmp_path: Path) -> None:
@@ -234,8 +247,9 @@ def test_a_size_over_the_host_is_used_at_the_limit_and_said_aloud(client: Client
         assert max(result.size) == 80
 
 
-def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Path) -> None:
+def test_the_page_and_the_cli_make_the_same_image(app: Any, tmp_path: Path) -> None:
     """Same photo, style, size, steps, weights and seed: the page's PNG is the CLI's PNG."""
+    from demo.settings import DEFAULT_PRESET
     from stylecore.cli.main import main
 
     photo, style = EXAMPLES / "chelsea.jpg", EXAMPLES / "strokes.png"
@@ -243,7 +257,7 @@ def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Pat
     page = np.asarray(open_image(last[3]), dtype=np.int16)
     out = tmp_path / "cli.png"
     assert main([str(photo), str(style), "-o", str(out), "--size", "64", "--iterations", "3", "-q",
-                 "--weights", "random", "--preset", app.DEFAULT_PRESET]) == 0  # fmt: skip
+                 "--weights", "random", "--preset", DEFAULT_PRESET]) == 0  # fmt: skip
     cli = np.asarray(open_image(out), dtype=np.int16)
     assert page.shape == cli.shape
     assert np.abs(page - cli).max() <= 1, np.abs(page - cli).mean()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from demo import hosting
-from demo.controls import numbers
+from demo.settings import by_name, table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def test_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STYLECORE_MAX_SIDE", "128")
     cpu = hosting.detect()
     assert cpu.kind == "cpu" and cpu.max_side == 128 and cpu.default_size == 128
-    assert numbers(cpu)["size"].high == 128
+    assert by_name(table(cpu))["size"].control.high == 128
 
 
 def test_gpu_task_is_the_identity_off_zerogpu(monkeypatch: pytest.MonkeyPatch) -> None:
