@@ -110,3 +110,49 @@ def test_a_size_over_the_host_is_clamped_and_said() -> None:
 def test_an_empty_or_non_numeric_field_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="Iterations must be a whole number"):
         to_config({**GOOD, "iterations": value}, CPU, two_styles=False, time_budget=10)
+
+
+def test_the_table_starts_at_the_default_presets_values_on_this_hosts_scale() -> None:
+    from demo.settings import DEFAULT_PRESET, defaults
+    from stylecore import PRESETS
+
+    preset = PRESETS[DEFAULT_PRESET]
+    config = check(SETTINGS, defaults(SETTINGS), CPU, two_styles=False).config
+    for setting in SETTINGS:
+        if setting.field and setting.default is None and setting.name != "iterations":
+            assert getattr(config, setting.field) == pytest.approx(getattr(preset, setting.field)), setting.name
+    assert (config.iterations, config.size, config.save_every) == (CPU.default_iterations, CPU.default_size, 10)
+    assert config.time_budget == CPU.time_budget_s
+
+
+def test_every_row_names_a_real_config_field_once() -> None:
+    import dataclasses
+
+    fields = [s.field for s in SETTINGS if s.field]
+    assert len(fields) == len(set(fields)) and set(fields) <= {f.name for f in dataclasses.fields(StyleConfig)}
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_a_preset_moves_the_controls_that_follow_it() -> None:
+    from demo.settings import preset_values
+    from stylecore import PRESETS
+
+    gatys = PRESETS["gatys"]
+    moved = preset_values(SETTINGS, "gatys")
+    assert moved["log_sw"] == pytest.approx(math.log10(gatys.style_weight)) and moved["init"] == gatys.init
+    assert moved["iterations"] == min(gatys.iterations, CPU.default_iterations)
+    assert list(moved) == [s.name for s in SETTINGS if s.follows_preset]
+    with pytest.raises(ConfigError, match="preset must be one of gatys, original, got 'picasso'"):
+        preset_values(SETTINGS, "picasso")
+
+
+def test_a_new_row_reaches_the_config_with_no_other_edit() -> None:
+    """A new term's weight is one row: parsed, refused with its sentence, and turned into its field."""
+    from demo.settings import Setting
+
+    row = Setting("log_lr", Number("Step size", -4, 0, 0.1), "step size, as a power of ten.", field="lr",
+                  to_field=lambda x: 10**x, from_field=math.log10)  # fmt: skip
+    extended = (*SETTINGS, row)
+    assert check(extended, {**GOOD, "log_lr": -2}, CPU, two_styles=False).config.lr == pytest.approx(0.01)
+    with pytest.raises(ConfigError, match="Step size must be a number from -4 to 0, got 3"):
+        check(extended, {**GOOD, "log_lr": 3}, CPU, two_styles=False)

@@ -261,3 +261,95 @@ def test_the_page_and_the_cli_make_the_same_image(app: Any, tmp_path: Path) -> N
     cli = np.asarray(open_image(out), dtype=np.int16)
     assert page.shape == cli.shape
     assert np.abs(page - cli).max() <= 1, np.abs(page - cli).mean()
+
+
+def _run_values(app: Any, **changes: object) -> list[object]:
+    """The page's inputs in the run's order: photo, style, no second style, then the settings."""
+    values = {"content": str(EXAMPLES / "chelsea.jpg"), "style": str(EXAMPLES / "strokes.png"), **app.defaults}
+    values |= changes
+    return [values.get(name) for name in app.names]
+
+
+def _quiet(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
+    """The page's check parses the settings; the run gets the checked request and parses nothing."""
+    from demo.controls import Number
+
+    sizes: list[object] = []
+    real = Number.parse
+
+    def counted(self: Number, value: object) -> float:
+        if self.label == "Output size (px)":
+            sizes.append(value)
+        return real(self, value)
+
+    monkeypatch.setattr(Number, "parse", counted)
+    message, status, request = app.page_check(*_run_values(app, iterations=2, size=64))
+    assert (message, status) == ("", "Starting…") and request.config.size == 64
+    *_, last = app.page_stylize(request, progress=_quiet)
+    assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
+    sizes.clear()
+    *_, last = app.stylize(*_run_values(app, iterations=2, size=64), progress=_quiet)  # the API's run
+    assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
+
+
+def test_the_status_says_the_precision_the_run_used(app: Any, monkeypatch) -> None:
+    from stylecore.optim import device
+
+    photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
+    *_, last = app.stylize(photo, style, iterations=2, size=64, progress=_quiet)
+    assert last[2].startswith("Done: step 2 / 2 · fp32 (CPU has no bf16 units) · ")
+    monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability(cpu_bf16="AVX512-BF16"))
+    updates = list(app.stylize(photo, style, iterations=2, size=64, preview_every=1, progress=_quiet))
+    assert updates[-1][2].startswith("Done: step 2 / 2 · bf16 (CPU has AVX512-BF16) · ")
+    assert all("bf16 (CPU has AVX512-BF16)" in update[2] for update in updates)  # the running lines too
+
+
+def test_a_new_setting_row_is_a_control_and_an_api_parameter(app: Any, monkeypatch) -> None:
+    """create_app builds a fresh page from the table: a new row needs nothing by hand in the app."""
+    import inspect
+    import json
+    import math
+
+    from demo import settings
+    from demo.app import create_app
+    from demo.controls import Number
+
+    row = settings.Setting("log_lr", Number("Step size", -4, 0, 0.1, hint="learning rate, as a power of ten"),
+                           "step size, as a power of ten.", field="lr", to_field=lambda x: 10**x,
+                           from_field=math.log10, group="method", default=-2.0)  # fmt: skip
+    table = settings.table
+    monkeypatch.setattr(settings, "table", lambda hardware: (*table(hardware), row))
+    page = create_app(app.hardware, app.models)
+    assert page.demo is not app.demo and "log_lr" not in app.names
+    assert inspect.signature(page.stylize).parameters["log_lr"].default == -2.0
+    assert "log_lr: step size, as a power of ten." in (page.stylize.__doc__ or "")
+    sliders = [c for c in page.demo.config["components"] if c.get("props", {}).get("elem_id") == "log_lr"]
+    assert len(sliders) == 1 and sliders[0]["props"]["label"] == "Step size"
+    photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
+    *_, last = page.stylize(photo, style, iterations=2, size=64, log_lr=-1.5, progress=_quiet)
+    with open_image(last[3]) as png:
+        assert json.loads(png.info["stylecore:config"])["lr"] == pytest.approx(10**-1.5)
+
+
+def test_importing_the_app_loads_nothing_and_the_service_imports_no_gradio() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys\n"
+        "import demo.service, demo.settings, demo.inputs, demo.models\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'gradio'], 'gradio was imported'\n"
+        "def boom(*a, **k): raise AssertionError('models loaded at import')\n"
+        "demo.models.load_models = boom\n"
+        "import demo.app\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
