@@ -353,7 +353,8 @@ class StyleApp:
         try:
             side = int(named["size"].control.parse(size))
             chosen = settings.preset_config(str(named["preset"].control.parse(preset)))
-            config = chosen.with_overrides(optimizer=named["optimizer"].control.parse(optimizer))
+            optimiser = named["optimizer"].control.parse(optimizer)
+            config = chosen.with_overrides(optimizer=optimiser, tile=hosting.tile_for(self.hardware, side))
         except ConfigError as exc:
             return str(exc)
         size_hw = content.size if isinstance(content, Upload) else None

@@ -154,6 +154,7 @@ def check(settings: tuple[Setting, ...], raw: Mapping[str, Any], hardware: Hardw
         **{s.field: s.to_field(values[s.name]) for s in settings if s.field},
         style_blend=(blend, 1 - blend) if two_styles else None,
         time_budget=hosting.run_budget(hardware, size, iterations),
+        tile=hosting.tile_for(hardware, size),
     )
     return Checked(config, tuple(notes))
 

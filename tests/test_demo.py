@@ -353,3 +353,20 @@ def test_importing_the_app_loads_nothing_and_the_service_imports_no_gradio() -> 
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_tiled_config_from_a_gpu_host_runs(app: Any, monkeypatch) -> None:
+    """What a GPU host sends for a large result (tiles) runs through the service (here on the CPU, small)."""
+    import dataclasses
+
+    from demo import hosting, inputs, service, settings
+
+    monkeypatch.setattr(hosting, "GPU_TILE", 48)  # "large" is above 48 px here
+    gpu = dataclasses.replace(app.hardware, kind="gpu")
+    rows = settings.table(gpu)
+    config = settings.check(rows, settings.defaults(rows) | {"iterations": 2, "size": 80}, gpu, two_styles=False).config
+    assert config.tile == 48
+    upload = inputs.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+    photo = inputs.read_upload(upload, "a photo", 80)
+    *_, last = service.stream(app.models, photo, [photo], config)
+    assert last.final and last.preview is not None and last.preview.size == (80, 53)
