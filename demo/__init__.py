@@ -1,1 +1,1 @@
-"""The Gradio app (app.py) and the engine glue it adapts (service.py)."""
+"""The Gradio app: app.py builds the page from the settings table (settings.py); service.py runs it without Gradio."""

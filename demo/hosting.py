@@ -72,6 +72,20 @@ LEASE_MARGIN_S = 10
 LEASE_MARGIN_SHARE = 0.1
 #: Unmeasured on a GPU so far: a generous guess for a 512 px step, scaled by area.
 GPU_SECONDS_PER_STEP_512 = 0.03
+#: The same guess per megapixel of result: the time a size costs is estimated from it.
+GPU_SECONDS_PER_MEGAPIXEL = GPU_SECONDS_PER_STEP_512 / (512 * 512 / 1e6)
+#: On a GPU, results above this side are computed in tiles of this side (StyleConfig.tile): memory
+#: follows the tile, so the size cap follows the time a run may take instead of the card's memory.
+GPU_TILE = 1024
+#: A tiled step's cost per megapixel over an untiled one's: the README's cost model (*Print size*)
+#: gives 1.55x to 1.78x for 1024 px tiles; rounded up.
+TILED_COST = 1.8
+#: A GPU host's size cap is the side at which this many steps still fit in a run's time.
+STEPS_AT_MAX_SIDE = 100
+#: Never above this side, however long a run may take (a 4096 px poster is the README's largest).
+LARGEST_GPU_SIDE = 4096
+#: An untiled GPU result is at most this side (the cap before tiling; also the cap of a short lease).
+UNTILED_GPU_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -98,13 +112,40 @@ def zero_gpu() -> bool:
     return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
+def seconds_per_step(side: int) -> float:
+    """The estimated GPU time of one step at ``side`` x ``side`` px, tiled above :data:`GPU_TILE`."""
+    cost = GPU_SECONDS_PER_MEGAPIXEL * side * side / 1e6
+    return cost * TILED_COST if side > GPU_TILE else cost
+
+
+def gpu_max_side(seconds: float) -> int:
+    """The largest side (a multiple of 32) at which :data:`STEPS_AT_MAX_SIDE` steps fit in ``seconds``.
+
+    Square, the costliest shape for a long side; never under the untiled cap, never over 4096.
+    """
+    side = UNTILED_GPU_SIDE
+    while side + 32 <= LARGEST_GPU_SIDE and STEPS_AT_MAX_SIDE * seconds_per_step(side + 32) <= seconds:
+        side += 32
+    return side
+
+
+def tile_for(hardware: Hardware, size: int) -> int:
+    """The tile a run of ``size`` px uses on this host: GPU results above :data:`GPU_TILE` only (0: none)."""
+    return GPU_TILE if hardware.on_gpu and size > GPU_TILE else 0
+
+
 def detect() -> Hardware:
-    """The host's profile; ``STYLECORE_MAX_SIDE`` and ``STYLECORE_TIME_BUDGET`` override."""
+    """The host's profile; ``STYLECORE_MAX_SIDE`` and ``STYLECORE_TIME_BUDGET`` override.
+
+    GPU hosts tile large results, so their size cap is where the run's time runs out (see
+    :func:`gpu_max_side`); CPU hosts keep a small cap.
+    """
     if zero_gpu():
         # Every call gets its own GPU slice, so several runs can go at once.
-        base = Hardware("zerogpu", 1024, 2000 * 1024**2, 4, 32, 2, 300, 512, MAX_LEASE_S)
+        side = gpu_max_side(budget_within(MAX_LEASE_S))
+        base = Hardware("zerogpu", side, 2000 * 1024**2, 4, 32, 2, 300, 512, MAX_LEASE_S)
     elif torch.cuda.is_available():
-        base = Hardware("gpu", 1024, 2000 * 1024**2, 1, 16, 2, 500, 512, 300.0)
+        base = Hardware("gpu", gpu_max_side(300.0), 2000 * 1024**2, 1, 16, 2, 500, 512, 300.0)
     else:
         base = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
     side = int(os.environ.get("STYLECORE_MAX_SIDE", base.max_side))
@@ -121,8 +162,8 @@ def lease_seconds(size: int, iterations: int, most: int | None = None) -> int:
     ``most`` defaults to MAX_LEASE_S, which times the GPU's duration factor fits the anonymous quota.
     """
     most = MAX_LEASE_S if most is None else most
-    per_step = GPU_SECONDS_PER_STEP_512 * (size / 512) ** 2
-    return int(min(most, max(MIN_LEASE_S, math.ceil(LEASE_MARGIN_S + iterations * per_step))))
+    estimate = LEASE_MARGIN_S + iterations * seconds_per_step(size)
+    return int(min(most, max(MIN_LEASE_S, math.ceil(estimate))))
 
 
 def budget_within(lease_s: float) -> float:

@@ -1,4 +1,4 @@
-"""The page's components: what each control looks like, from the one table in :mod:`demo.controls`.
+"""The page's components: each setting's control comes from its row in :mod:`demo.settings`.
 
 No callbacks here: ``demo/app.py`` wires events to these components.
 """
@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from . import controls
+from .controls import Choice
+from .settings import Setting
 from .uploads import EXAMPLES, checked_image, painted_region
 
 TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
@@ -63,25 +64,34 @@ JS = """
 
 
 def raw(component: C) -> C:
-    """Hand the value over as sent: :mod:`demo.controls` checks it (Gradio's own check crashes on null)."""
+    """Hand the value over as sent: the settings table checks it (Gradio's own check crashes on null)."""
     component.preprocess = lambda value: value  # type: ignore[method-assign,assignment]
     return component
 
 
+def control(setting: Setting, value: Any) -> Any:
+    """The component for one setting, from its row in the table (elem_id: its API name)."""
+    c, name = setting.control, setting.name
+    info = c.hint or None
+    if isinstance(c, Choice):
+        if setting.widget == "dropdown":
+            return raw(gr.Dropdown(list(c.options), value=value, label=c.label, info=info, elem_id=name))
+        return raw(gr.Radio(list(c.options), value=value, label=c.label, info=info, elem_id=name))
+    if setting.widget == "number":
+        return raw(gr.Number(value, precision=0 if c.integer else None, label=c.label, info=info, minimum=c.low,
+                             elem_id=name))  # fmt: skip
+    return raw(gr.Slider(c.low, c.high, value=value, step=c.step, label=c.label, info=info, elem_id=name))
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Builds the controls from their ranges (``numbers``) and starting values (``defaults``)."""
+    """Builds the controls from the settings table and their starting values (``defaults``)."""
 
-    numbers: dict[str, controls.Number]
+    settings: tuple[Setting, ...]
     defaults: dict[str, Any]
 
-    def slider(self, name: str, **kwargs: Any) -> gr.Slider:
-        n = self.numbers[name]
-        kwargs.setdefault("info", n.hint or None)
-        return raw(gr.Slider(n.low, n.high, value=self.defaults[name], step=n.step, label=n.label, **kwargs))
-
-    def radio(self, name: str, label: str) -> gr.Radio:
-        return raw(gr.Radio(list(controls.CHOICES[name]), value=self.defaults[name], label=label))
+    def group(self, group: str) -> dict[str, Any]:
+        return {s.name: control(s, self.defaults[s.name]) for s in self.settings if s.group == group}
 
     def images(self) -> dict[str, Any]:
         """The photo, the style, and the accordion for a second style and its region."""
@@ -93,41 +103,25 @@ class Layout:
                                       elem_id="style-image")  # fmt: skip
                 with gr.Accordion("A second style: blend it, or paint where it goes", open=False):
                     style2 = checked_image(label="Second style image (optional)", height=200, elem_id="style2-image")
-                    blend = self.slider("blend", info="without a region")
+                    second = self.group("second style")
                     painted = painted_region(label="Paint where the second style goes (over the photo)", height=320)
                     region = checked_image(label="…or upload a mask (white: second style)", height=160,
                                            elem_id="region-mask")  # fmt: skip
         gr.Examples([[str(EXAMPLES / row[0]), str(EXAMPLES / row[1])] for row in EXAMPLE_ROWS],
                     inputs=[content, style], elem_id="examples")  # fmt: skip
-        return {"content": content, "style": style, "style2": style2, "blend": blend, "region": region,
-                "painted": painted}  # fmt: skip
+        return {"content": content, "style": style, "style2": style2, "region": region, "painted": painted, **second}
 
-    def settings(self) -> dict[str, Any]:
-        """The run settings, keyed as stylize()'s parameters (plus the memory note)."""
+    def settings_panel(self) -> dict[str, Any]:
+        """The run settings, keyed by their API names, plus the memory note under the size."""
         with gr.Accordion("Settings", open=True):
             with gr.Row():
-                preset = raw(gr.Dropdown(list(controls.CHOICES["preset"]), value=self.defaults["preset"],
-                                         label="Preset", info="original: the design; gatys: the paper"))  # fmt: skip
-                iterations = self.slider("iterations", elem_id="iterations")
-                with gr.Column():
-                    size = self.slider("size", elem_id="size")
-                    memory = gr.Markdown(elem_id="memory")
-                preview_every = self.slider("preview_every", elem_id="preview_every")
+                run = self.group("run")
+            memory = gr.Markdown(elem_id="memory")  # the estimate for the size above
             with gr.Row():
-                log_cw, log_sw, log_tv = self.slider("log_cw"), self.slider("log_sw"), self.slider("log_tv")
-                style_scale = self.slider("style_scale")
+                weights = self.group("weights")
             with gr.Row():
-                preserve_colors = self.radio("preserve_colors", "Keep the photo's colours")
-                scales = self.slider("scales", info="0: automatic")
-                optimizer, init = self.radio("optimizer", "Optimiser"), self.radio("init", "Start from")
-                style_loss = self.radio("style_loss", "Style statistics")
-                seed = raw(gr.Number(self.defaults["seed"], precision=0, label=self.numbers["seed"].label, minimum=0))
-        return {
-            "preset": preset, "iterations": iterations, "size": size, "memory": memory,
-            "preview_every": preview_every, "log_cw": log_cw, "log_sw": log_sw, "log_tv": log_tv,
-            "style_scale": style_scale, "preserve_colors": preserve_colors, "scales": scales, "optimizer": optimizer,
-            "init": init, "seed": seed, "style_loss": style_loss,
-        }  # fmt: skip
+                method = self.group("method")
+        return {**run, **weights, **method, "memory": memory}
 
 
 def outputs() -> dict[str, Any]:

@@ -16,7 +16,6 @@ and the function itself refuses it with the same sentence.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -26,30 +25,13 @@ from gradio.utils import get_upload_folder
 from gradio_client.utils import is_http_url_like  # type: ignore[import-untyped]
 from PIL import Image, UnidentifiedImageError
 
+from .inputs import MAX_INPUT_PIXELS, Rejected, Upload
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_UPLOAD = "20mb"  # the same limit, as Gradio's launch(max_file_size=...) wants it
-#: Header pixel limit for the app: outputs are at most 1024 px, so a 25 MP photo is
-#: already 5x more than any run can use. Decoded RGB at this size is ~75 MB.
-MAX_INPUT_PIXELS = 25_000_000
 UNREADABLE = "That file is not an image we can read; upload a PNG, JPEG or WebP."
 NO_URLS = "Send images as file uploads (POST /gradio_api/upload), not as http(s) URLs."
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An uploaded image that passed the checks; ``name`` is what messages call it."""
-
-    path: Path
-    name: str
-    size: tuple[int, int]  # width, height from the header (before EXIF rotation)
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """An input that failed a check; ``message`` is the one sentence the user sees."""
-
-    message: str
 
 
 C = TypeVar("C", gr.Image, gr.ImageEditor)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -117,19 +115,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app(exported: Path) -> Iterator[ModuleType]:
-    """demo.app imported once: seeded random weights, the session's exported model, outputs capped at 80 px."""
+def app(exported: Path) -> Iterator[Any]:
+    """A fresh app from ``create_app``: seeded random weights, the session's exported model, outputs capped at 80 px."""
+    from demo import hosting, models
+    from demo.app import create_app
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLECORE_WEIGHTS", "random")
-        mp.setenv("STYLECORE_ONNX_DIR", str(exported))  # its sidecar vouches for it: no second export
         mp.setenv("STYLECORE_MAX_SIDE", "80")  # CPU defaults: 100 steps at 80 px
-        sys.modules.pop("demo.app", None)
-        module = importlib.import_module("demo.app")
-    yield module
+        hardware = hosting.detect()
+        # The session's export: its sidecar vouches for it, so there is no second export.
+        loaded = models.load_models(exported, onnx_providers=["CPUExecutionProvider"])
+    yield create_app(hardware, loaded)
 
 
 @pytest.fixture(scope="session")
-def url(app: ModuleType) -> Iterator[str]:
+def url(app: Any) -> Iterator[str]:
     """The app served on a free local port (the MCP server too), for every test that talks HTTP."""
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)

@@ -139,14 +139,17 @@ def app_vs_engine() -> list[Row]:
     sys.path.insert(0, str(ROOT))
     from gradio_client import Client, handle_file
 
-    from demo import app
+    from demo import settings
+    from demo.app import default_app
     from stylecore import stylize
     from stylecore.imaging.images import load_image
 
     content, style = ROOT / "examples" / "chelsea.jpg", ROOT / "examples" / "strokes.png"
-    config = app._config(dict(app.DEFAULTS, iterations=100, size=512), two_styles=False)
+    app = default_app()
+    raw = dict(app.defaults, iterations=100, size=512)
+    config = settings.check(app.settings, raw, app.hardware, two_styles=False).config
     start = time.perf_counter()
-    stylize(load_image(content, 512), load_image(style, 512), config, extractor=app.MODELS.extractor)
+    stylize(load_image(content, 512), load_image(style, 512), config, extractor=app.models.extractor)
     engine = time.perf_counter() - start
     app.launch(server_name="127.0.0.1", server_port=7899, prevent_thread_lock=True, quiet=True)
     try:

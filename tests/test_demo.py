@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,17 +31,19 @@ def _stylize_args(iterations: int, size: int = 64, preview_every: int = 2, **ext
     )  # fmt: skip
 
 
-def test_models_are_loaded_at_start_and_never_again(app: ModuleType, client: Client, monkeypatch) -> None:
-    assert app.MODELS.extractor is not None and not app.MODELS.trained
-    assert app.MODELS.onnx is not None and app.MODELS.onnx.providers[0] == "CPUExecutionProvider"
-    assert "untrained random" in app._notice()
-    monkeypatch.setattr(app.service, "vgg19_extractor", lambda **kw: pytest.fail("a model was loaded per request"))
-    monkeypatch.setattr(app.service, "prepare_onnx", lambda *a, **kw: pytest.fail("ONNX was prepared per request"))
+def test_models_are_loaded_at_start_and_never_again(app: Any, client: Client, monkeypatch) -> None:
+    from demo import models
+
+    assert app.models.extractor is not None and not app.models.trained
+    assert app.models.onnx is not None and app.models.onnx.providers[0] == "CPUExecutionProvider"
+    assert "untrained random" in app.notice()
+    monkeypatch.setattr(models, "vgg19_extractor", lambda **kw: pytest.fail("a model was loaded per request"))
+    monkeypatch.setattr(models, "prepare_onnx", lambda *a, **kw: pytest.fail("ONNX was prepared per request"))
     assert client.predict(**_stylize_args(iterations=2))[2].startswith("Done")
     assert client.predict(image=handle_file(str(EXAMPLES / "hubble.jpg")), api_name="/extract")[2]
 
 
-def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleType, client: Client) -> None:
+def test_content_and_style_alone_are_enough_and_outputs_have_names(app: Any, client: Client) -> None:
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     stylize = info["/stylize"]
     assert [p["parameter_name"] for p in stylize["parameters"] if not p["parameter_has_default"]] == [
@@ -54,7 +56,7 @@ def test_content_and_style_alone_are_enough_and_outputs_have_names(app: ModuleTy
         content=handle_file(str(EXAMPLES / "chelsea.jpg")), style=handle_file(str(EXAMPLES / "strokes.png")),
         api_name="/stylize",
     )  # fmt: skip
-    steps = app.HW.default_iterations
+    steps = app.hardware.default_iterations
     assert status.startswith(f"Done: step {steps} / {steps}")
     assert Path(png).name == "stylecore-chelsea-strokes.png"
     with open_image(png) as result:
@@ -95,11 +97,11 @@ def test_non_image_upload_is_one_clear_sentence(client: Client, tmp_path: Path) 
     assert "Traceback" not in str(info.value) and str(tmp_path) not in str(info.value)
 
 
-def test_extract_returns_five_grams_equal_to_torch(app: ModuleType, client: Client) -> None:
+def test_extract_returns_five_grams_equal_to_torch(app: Any, client: Client) -> None:
     path = EXAMPLES / "hubble.jpg"
     npz_path, summary, provider = client.predict(image=handle_file(str(path)), api_name="/extract")
     assert "CPUExecutionProvider" in provider and summary["provider"] == "CPUExecutionProvider"
-    image = open_image(path, max_side=app.HW.max_side)  # as the app reads it
+    image = open_image(path, max_side=app.hardware.max_side)  # as the app reads it
     features = vgg19_extractor(weights="random")(pil_to_tensor(image))
     with np.load(npz_path) as grams:
         assert list(grams) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
@@ -121,12 +123,16 @@ def test_new_controls_blend_colors_and_scales(client: Client) -> None:
     assert job.result()[2].startswith("Done: step 4 / 4")
 
 
-def test_memory_estimate_is_read_from_the_header(app: ModuleType) -> None:
-    upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+def test_memory_estimate_is_read_from_the_header(app: Any) -> None:
+    from demo import service
+    from demo.inputs import Upload
+    from stylecore import PRESETS
+
+    upload = Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
     shown = app.memory_estimate(upload, 64, "original", "adam")
-    expected = app.service.memory_note((451, 300), 64, app.PRESETS["original"], on_gpu=False)
+    expected = service.memory_note((451, 300), 64, PRESETS["original"], on_gpu=False)
     assert shown == expected and "GiB" in shown
-    small, large = (app.service.memory_note((451, 300), side, app.PRESETS["original"], False) for side in (64, 512))
+    small, large = (service.memory_note((451, 300), side, PRESETS["original"], False) for side in (64, 512))
     assert float(small.split("**")[1].split()[0]) < float(large.split("**")[1].split()[0])
     assert "Output size (px) must be a whole number" in app.memory_estimate(upload, float("nan"), "original", "adam")
 
@@ -140,17 +146,22 @@ def test_four_concurrent_clients_all_get_answers(url: str) -> None:
     assert all(s.startswith("Done: step 2 / 2") for s in statuses)
 
 
-def test_without_weights_the_app_explains_and_refuses(app: ModuleType, monkeypatch, tmp_path: Path) -> None:
+def test_without_weights_the_app_explains_and_refuses(app: Any, monkeypatch, tmp_path: Path) -> None:
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("no network")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    models = app.service.load_models(tmp_path)
+    import gradio as gr
+
+    from demo import models as demo_models
+    from demo.inputs import Upload
+
+    models = demo_models.load_models(tmp_path)
     assert models.extractor is None and "STYLECORE_WEIGHTS" in (models.weights_error or "")
-    monkeypatch.setattr(app, "MODELS", models)
-    assert "no VGG19 weights" in app._notice()
-    upload = app.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
-    with pytest.raises(app.gr.Error, match="VGG19 ImageNet weights not found"):
+    monkeypatch.setattr(app, "models", models)
+    assert "no VGG19 weights" in app.notice()
+    upload = Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+    with pytest.raises(gr.Error, match="VGG19 ImageNet weights not found"):
         next(app.stylize(upload, upload))
 
 
@@ -193,16 +204,18 @@ def test_a_region_places_the_second_style(client: Client, tmp_path: Path) -> Non
         client.predict(**alone)
 
 
-def test_a_painted_layer_becomes_the_region(app: ModuleType, tmp_path: Path) -> None:
+def test_a_painted_layer_becomes_the_region(tmp_path: Path) -> None:
     from PIL import Image
+
+    from demo.inputs import Upload, read_region
 
     layer = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
     layer.paste((255, 0, 0, 255), (0, 0, 10, 30))  # strokes on the left quarter
     layer.save(tmp_path / "layer.png")
-    mask = app.service.read_region(app.Upload(tmp_path / "layer.png", "layer.png", (40, 30)), painted=True)
+    mask = read_region(Upload(tmp_path / "layer.png", "layer.png", (40, 30)), painted=True)
     assert mask.shape == (1, 1, 30, 40) and float(mask[..., :10].min()) == 1.0 and float(mask[..., 10:].max()) == 0.0
     Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(tmp_path / "empty.png")  # nothing painted: no region
-    assert app.service.read_region(app.Upload(tmp_path / "empty.png", "empty.png", (40, 30)), painted=True) is None
+    assert read_region(Upload(tmp_path / "empty.png", "empty.png", (40, 30)), painted=True) is None
 
 
 def test_the_painting_editor_checks_its_files_like_uploads(tmp_path: Path) -> None:
@@ -234,8 +247,9 @@ def test_a_size_over_the_host_is_used_at_the_limit_and_said_aloud(client: Client
         assert max(result.size) == 80
 
 
-def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Path) -> None:
+def test_the_page_and_the_cli_make_the_same_image(app: Any, tmp_path: Path) -> None:
     """Same photo, style, size, steps, weights and seed: the page's PNG is the CLI's PNG."""
+    from demo.settings import DEFAULT_PRESET
     from stylecore.cli.main import main
 
     photo, style = EXAMPLES / "chelsea.jpg", EXAMPLES / "strokes.png"
@@ -243,7 +257,116 @@ def test_the_page_and_the_cli_make_the_same_image(app: ModuleType, tmp_path: Pat
     page = np.asarray(open_image(last[3]), dtype=np.int16)
     out = tmp_path / "cli.png"
     assert main([str(photo), str(style), "-o", str(out), "--size", "64", "--iterations", "3", "-q",
-                 "--weights", "random", "--preset", app.DEFAULT_PRESET]) == 0  # fmt: skip
+                 "--weights", "random", "--preset", DEFAULT_PRESET]) == 0  # fmt: skip
     cli = np.asarray(open_image(out), dtype=np.int16)
     assert page.shape == cli.shape
     assert np.abs(page - cli).max() <= 1, np.abs(page - cli).mean()
+
+
+def _run_values(app: Any, **changes: object) -> list[object]:
+    """The page's inputs in the run's order: photo, style, no second style, then the settings."""
+    values = {"content": str(EXAMPLES / "chelsea.jpg"), "style": str(EXAMPLES / "strokes.png"), **app.defaults}
+    values |= changes
+    return [values.get(name) for name in app.names]
+
+
+def _quiet(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
+    """The page's check parses the settings; the run gets the checked request and parses nothing."""
+    from demo.controls import Number
+
+    sizes: list[object] = []
+    real = Number.parse
+
+    def counted(self: Number, value: object) -> float:
+        if self.label == "Output size (px)":
+            sizes.append(value)
+        return real(self, value)
+
+    monkeypatch.setattr(Number, "parse", counted)
+    message, status, request = app.page_check(*_run_values(app, iterations=2, size=64))
+    assert (message, status) == ("", "Starting…") and request.config.size == 64
+    *_, last = app.page_stylize(request, progress=_quiet)
+    assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
+    sizes.clear()
+    *_, last = app.stylize(*_run_values(app, iterations=2, size=64), progress=_quiet)  # the API's run
+    assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
+
+
+def test_the_status_says_the_precision_the_run_used(app: Any, monkeypatch) -> None:
+    from stylecore.optim import device
+
+    photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
+    *_, last = app.stylize(photo, style, iterations=2, size=64, progress=_quiet)
+    assert last[2].startswith("Done: step 2 / 2 · fp32 (CPU has no bf16 units) · ")
+    monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability(cpu_bf16="AVX512-BF16"))
+    updates = list(app.stylize(photo, style, iterations=2, size=64, preview_every=1, progress=_quiet))
+    assert updates[-1][2].startswith("Done: step 2 / 2 · bf16 (CPU has AVX512-BF16) · ")
+    assert all("bf16 (CPU has AVX512-BF16)" in update[2] for update in updates)  # the running lines too
+
+
+def test_a_new_setting_row_is_a_control_and_an_api_parameter(app: Any, monkeypatch) -> None:
+    """create_app builds a fresh page from the table: a new row needs nothing by hand in the app."""
+    import inspect
+    import json
+    import math
+
+    from demo import settings
+    from demo.app import create_app
+    from demo.controls import Number
+
+    row = settings.Setting("log_lr", Number("Step size", -4, 0, 0.1, hint="learning rate, as a power of ten"),
+                           "step size, as a power of ten.", field="lr", to_field=lambda x: 10**x,
+                           from_field=math.log10, group="method", default=-2.0)  # fmt: skip
+    table = settings.table
+    monkeypatch.setattr(settings, "table", lambda hardware: (*table(hardware), row))
+    page = create_app(app.hardware, app.models)
+    assert page.demo is not app.demo and "log_lr" not in app.names
+    assert inspect.signature(page.stylize).parameters["log_lr"].default == -2.0
+    assert "log_lr: step size, as a power of ten." in (page.stylize.__doc__ or "")
+    sliders = [c for c in page.demo.config["components"] if c.get("props", {}).get("elem_id") == "log_lr"]
+    assert len(sliders) == 1 and sliders[0]["props"]["label"] == "Step size"
+    photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
+    *_, last = page.stylize(photo, style, iterations=2, size=64, log_lr=-1.5, progress=_quiet)
+    with open_image(last[3]) as png:
+        assert json.loads(png.info["stylecore:config"])["lr"] == pytest.approx(10**-1.5)
+
+
+def test_importing_the_app_loads_nothing_and_the_service_imports_no_gradio() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys\n"
+        "import demo.service, demo.settings, demo.inputs, demo.models\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'gradio'], 'gradio was imported'\n"
+        "def boom(*a, **k): raise AssertionError('models loaded at import')\n"
+        "demo.models.load_models = boom\n"
+        "import demo.app\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_tiled_config_from_a_gpu_host_runs(app: Any, monkeypatch) -> None:
+    """What a GPU host sends for a large result (tiles) runs through the service (here on the CPU, small)."""
+    import dataclasses
+
+    from demo import hosting, inputs, service, settings
+
+    monkeypatch.setattr(hosting, "GPU_TILE", 48)  # "large" is above 48 px here
+    gpu = dataclasses.replace(app.hardware, kind="gpu")
+    rows = settings.table(gpu)
+    config = settings.check(rows, settings.defaults(rows) | {"iterations": 2, "size": 80}, gpu, two_styles=False).config
+    assert config.tile == 48
+    upload = inputs.Upload(EXAMPLES / "chelsea.jpg", "chelsea.jpg", (451, 300))
+    photo = inputs.read_upload(upload, "a photo", 80)
+    *_, last = service.stream(app.models, photo, [photo], config)
+    assert last.final and last.preview is not None and last.preview.size == (80, 53)

@@ -177,8 +177,8 @@ def test_stop_says_where_and_leaves_that_image(browser, url: str) -> None:
 
 @pytest.mark.slow
 def test_the_iterations_maximum_follows_the_size(browser, app, url: str, monkeypatch) -> None:
-    small = dataclasses.replace(app.HW, max_work=100 * 64 * 64)  # 100 steps at 64 px, 64 at 80 px
-    monkeypatch.setattr(app, "HW", small)
+    small = dataclasses.replace(app.hardware, max_work=100 * 64 * 64)  # 100 steps at 64 px, 64 at 80 px
+    monkeypatch.setattr(app, "hardware", small)
     page = _open(browser, url)
     box = page.locator("#iterations input[type=number]")
     page.wait_for_function("() => document.querySelector('#iterations input[type=range]').max === '64'")
@@ -190,14 +190,16 @@ def test_the_iterations_maximum_follows_the_size(browser, app, url: str, monkeyp
 @pytest.mark.slow
 def test_paint_where_the_second_style_goes(browser, app, url: str, monkeypatch) -> None:
     seen = []
-    real = app.service.read_region
+    from demo import inputs
+
+    real = inputs.read_region
 
     def spy(upload, painted):
         mask = real(upload, painted=painted)
         seen.append((painted, None if mask is None else float(mask.mean())))
         return mask
 
-    monkeypatch.setattr(app.service, "read_region", spy)
+    monkeypatch.setattr(inputs, "read_region", spy)
     page = _open(browser, url, {"width": 1400, "height": 1400})
     _upload(page, EXAMPLES / "chelsea.jpg", EXAMPLES / "strokes.png")
     page.get_by_text("A second style: blend it, or paint where it goes").click()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from demo import hosting
-from demo.controls import numbers
+from demo.settings import by_name, table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,16 +37,18 @@ def test_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STYLECORE_TIME_BUDGET", raising=False)
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     zero = hosting.detect()
-    assert zero.kind == "zerogpu" and zero.concurrency > 1 and zero.max_side == 1024
+    assert zero.kind == "zerogpu" and zero.concurrency > 1
+    assert zero.max_side == hosting.gpu_max_side(hosting.budget_within(hosting.MAX_LEASE_S)) > 1024
     monkeypatch.setenv("SPACES_ZERO_GPU", "")
     monkeypatch.setattr(hosting.torch.cuda, "is_available", lambda: True)
     gpu = hosting.detect()
     assert gpu.kind == "gpu" and gpu.concurrency == 1  # one GPU: one run at a time
+    assert gpu.max_side == hosting.gpu_max_side(gpu.time_budget_s) > zero.max_side
     monkeypatch.setattr(hosting.torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("STYLECORE_MAX_SIDE", "128")
     cpu = hosting.detect()
     assert cpu.kind == "cpu" and cpu.max_side == 128 and cpu.default_size == 128
-    assert numbers(cpu)["size"].high == 128
+    assert by_name(table(cpu))["size"].control.high == 128
 
 
 def test_gpu_task_is_the_identity_off_zerogpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,3 +134,38 @@ def test_an_unknown_gpu_gets_the_largest_factor_spaces_knows(monkeypatch) -> Non
     monkeypatch.setattr(config, "_read_gpu_information", lambda: None)  # spaces would fall back to H200's 1.0
     assert hosting.duration_factor() == max(g["duration_factor"] for g in _spaces_gpus()) == 1.5
     assert hosting.MAX_LEASE_S * 1.5 <= hosting.QUOTA_UNAUTHENTICATED_S  # the default, off a GPU, is the safe one
+
+
+@pytest.mark.parametrize("seconds", [5.0, 30.0, 62.0, 300.0, 10_000.0])
+def test_a_gpu_hosts_size_cap_is_where_its_time_runs_out(seconds: float) -> None:
+    """The cap is the largest side whose estimated steps fit the run's time (tiled above 1024 px)."""
+    side = hosting.gpu_max_side(seconds)
+    assert side % 32 == 0 and hosting.UNTILED_GPU_SIDE <= side <= hosting.LARGEST_GPU_SIDE
+    fits = hosting.STEPS_AT_MAX_SIDE * hosting.seconds_per_step(side) <= seconds
+    assert fits or side == hosting.UNTILED_GPU_SIDE  # a short budget keeps the untiled cap
+    bigger = hosting.STEPS_AT_MAX_SIDE * hosting.seconds_per_step(side + 32) > seconds
+    assert bigger or side == hosting.LARGEST_GPU_SIDE
+    assert hosting.seconds_per_step(1056) > hosting.TILED_COST * hosting.seconds_per_step(1024)  # tiles cost more
+
+
+def test_large_gpu_results_are_tiled_and_cpu_results_never() -> None:
+    from demo.settings import check, defaults
+
+    gpu = hosting.Hardware("gpu", hosting.gpu_max_side(300.0), 2000 * 1024**2, 1, 16, 2, 500, 512, 300.0)
+    cpu = hosting.Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
+    rows = table(gpu)
+    raw = defaults(rows) | {"iterations": 100}
+    assert check(rows, raw | {"size": 1024}, gpu, two_styles=False).config.tile == 0
+    large = check(rows, raw | {"size": gpu.max_side}, gpu, two_styles=False).config
+    assert large.size == gpu.max_side > 2048 and large.tile == hosting.GPU_TILE
+    small = defaults(table(cpu)) | {"size": 512, "iterations": 10}
+    assert check(table(cpu), small, cpu, two_styles=False).config.tile == 0
+
+
+@pytest.mark.parametrize("size", [1056, 1376, 1728])
+def test_a_tiled_run_on_zerogpu_stops_inside_its_lease(size: int) -> None:
+    zero = hosting.Hardware("zerogpu", 1728, 2000 * 1024**2, 4, 32, 2, 300, 512, 120.0)
+    for iterations in (1, 100, 1000):
+        lease = hosting.lease_seconds(size, iterations)
+        assert hosting.MIN_LEASE_S <= lease <= hosting.MAX_LEASE_S
+        assert 0 < hosting.run_budget(zero, size, iterations) <= lease - hosting.LEASE_MARGIN_S

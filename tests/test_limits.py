@@ -152,7 +152,9 @@ def test_calls_one_after_another_are_never_refused(app: Any, url: str, monkeypat
     def fails(*_args: object, **_kwargs: object) -> Any:
         raise StylecoreError("the run broke on purpose")
 
-    monkeypatch.setattr(app.service, "stream", fails)
+    from demo import service
+
+    monkeypatch.setattr(service, "stream", fails)
     for _ in range(3):  # every one fails in the run, and none is refused by the limit
         with pytest.raises(Exception, match=r"[Tt]he run broke on purpose"):
             client.predict(**args)

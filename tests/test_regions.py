@@ -165,8 +165,7 @@ BLACK = "is all black: its style would apply nowhere"
 def test_an_all_black_mask_is_refused_with_one_sentence_everywhere(extractor, content, style, tmp_path, capsys):
     from PIL import Image
 
-    from demo.service import read_region
-    from demo.uploads import Upload
+    from demo.inputs import Upload, read_region
     from stylecore.cli.main import main
 
     black = tmp_path / "black.png"

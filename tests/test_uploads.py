@@ -12,7 +12,7 @@ import struct
 import uuid
 import zlib
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -208,14 +208,18 @@ def test_values_the_sliders_forbid_get_one_sentence(url: str, name: str, value: 
     assert needle in json.dumps(detail), detail
 
 
-def test_bodies_over_the_cap_are_refused(app: ModuleType, url: str) -> None:
-    too_big = b"x" * (app.MAX_BODY_BYTES + 1)
+def test_bodies_over_the_cap_are_refused(url: str) -> None:
+    from demo.app import MAX_BODY_BYTES
+
+    too_big = b"x" * (MAX_BODY_BYTES + 1)
     response = httpx.post(url + "gradio_api/queue/join", content=too_big, headers={"content-type": "application/json"})
     assert response.status_code == 413 and "Request body is over" in response.text
 
 
-def test_uploads_in_gradio_cache_expire(app: ModuleType) -> None:
-    assert app.demo.delete_cache == (app.CACHE_S // 4, app.CACHE_S)
+def test_uploads_in_gradio_cache_expire(app: Any) -> None:
+    from demo.app import CACHE_S
+
+    assert app.demo.delete_cache == (CACHE_S // 4, CACHE_S)
 
 
 def test_a_plain_path_is_checked_like_a_payload(tmp_path: Path, upload_dir: Path) -> None:
@@ -236,7 +240,7 @@ def test_a_plain_path_is_checked_like_a_payload(tmp_path: Path, upload_dir: Path
      ((4000, 100), 256, "at size 256 its short side would be 6 px, under 32; use a photo closer to square")],
 )  # fmt: skip
 def test_too_small_or_too_thin_photos_are_refused(size: tuple[int, int], side: int, needle: str) -> None:
-    from demo.service import size_problem
+    from demo.inputs import size_problem
 
     problem = size_problem(Upload(EXAMPLES / "chelsea.jpg", "x.png", size), "photo", side)
     assert problem and needle in problem

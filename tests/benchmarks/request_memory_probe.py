@@ -37,7 +37,7 @@ def make_input(kind: str, side: int, folder: Path) -> Path:
 
 def main(endpoint: str, kind: str, side: int) -> dict[str, float | str]:
     os.environ.setdefault("STYLECORE_WEIGHTS", "random")
-    from demo import service
+    from demo import inputs, models, service
     from demo.hosting import detect
     from demo.outputs import OutputDir
     from demo.uploads import Upload, check_header
@@ -47,16 +47,16 @@ def main(endpoint: str, kind: str, side: int) -> dict[str, float | str]:
     folder = Path(tempfile.mkdtemp())
     path = make_input(kind, side, folder)
     size = path.stat().st_size
-    models = service.load_models(folder, device=str(resolve_device("auto")), onnx_providers=["CPUExecutionProvider"])
+    loaded = models.load_models(folder, device=str(resolve_device("auto")), onnx_providers=["CPUExecutionProvider"])
     upload = Upload(path, path.name, check_header(path, path.name))  # the app's header check
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: loading the models peaked higher
     before = rss_mib()
     if endpoint == "extract":
-        service.extract_grams(models, service.read_upload(upload, "", hardware.max_side), OutputDir())
+        service.extract_grams(loaded, inputs.read_upload(upload, "", hardware.max_side), OutputDir())
     else:
         config = PRESETS["original"].with_overrides(size=hardware.max_side, iterations=1, save_every=0)
-        photo = service.read_upload(upload, "", config.size)
-        for _ in service.stream(models, photo, [photo], config):
+        photo = inputs.read_upload(upload, "", config.size)
+        for _ in service.stream(loaded, photo, [photo], config):
             pass
     peak = peak_rss_mib() - before
     described = f"{side}x{side} {kind}, {size / 1e6:.2f} MB"
