@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest --benchmark-disable
 
-# The quick loop while editing: everything but the tests marked slow.
+# The quick loop while editing: everything but the tests marked slow, and those needing a heavy
+# fixture (an ONNX export, the app's server, a browser, Ray; marked in tests/conftest.py).
 test-fast: install
-	$(BIN)/python -m pytest --benchmark-disable -m "not slow"
+	$(BIN)/python -m pytest --benchmark-disable -m "not slow and not heavy"
 
 # On a CUDA machine: CUDA tests, bf16/OOM/ORT-CUDA checks, step and app timings (a few minutes);
 # writes artifacts/gpu_check.md. Without a GPU it says so and exits 0.

@@ -138,3 +138,27 @@ def url(app: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def clip_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 12-frame synthetic clip with sound at 12 fps, and a style image (``stylecore video`` and Ray tests)."""
+    from stylecore.imaging.images import save_image
+
+    from .synthetic_clip import synthetic_clip, texture, write_clip
+
+    folder = tmp_path_factory.mktemp("video")
+    write_clip(str(folder / "clip.mp4"), synthetic_clip(frames=12).frames, fps=12)
+    save_image(texture(48, 48, 7) ** 2, folder / "style.png")
+    return folder / "clip.mp4", folder / "style.png"
+
+
+#: Fixtures that start something heavy: an ONNX export, the app and its server, a browser, a local Ray.
+HEAVY_FIXTURES = frozenset({"exported", "app", "url", "browser", "local_ray"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a heavy fixture is marked ``heavy``, so ``make test-fast`` (-m "not heavy") skips it."""
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.heavy)

@@ -190,11 +190,16 @@ def test_core_errors_name_no_makefile_targets() -> None:
         "import stylecore.config",
         "import stylecore.model.layers",
         "sys.argv = ['stylecore', '--help']; import runpy; runpy.run_module('stylecore', run_name='__main__')",
+        "sys.argv = ['stylecore', 'batch', '--help']; import runpy; runpy.run_module('stylecore', run_name='__main__')",
+        "sys.argv = ['stylecore', 'video', '--help']; import runpy; runpy.run_module('stylecore', run_name='__main__')",
     ],
-    ids=["config", "layers", "--help"],
+    ids=["config", "layers", "--help", "batch --help", "video --help"],
 )
 def test_config_and_help_import_no_torch(code: str) -> None:
-    """Layer names and sizes come from the torch-free model/layers.py, so `stylecore --help` stays quick."""
+    """Layer names and sizes come from the torch-free model/layers.py, video's defaults from video/settings.py.
+
+    So every command's --help stays quick.
+    """
     import subprocess
     import sys
 
@@ -202,3 +207,16 @@ def test_config_and_help_import_no_torch(code: str) -> None:
     probe += "\nprint('torch' in sys.modules, file=sys.stderr)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    assert "--help" not in code or "usage: stylecore" in done.stdout, done.stderr  # the help itself was printed
+
+
+TESTS = Path(__file__).parent
+
+
+@pytest.mark.parametrize("path", sorted(TESTS.glob("*.py")), ids=lambda p: p.name)
+def test_test_modules_never_import_one_another(path: Path) -> None:
+    """Shared fixtures live in conftest.py, shared helpers in support.py: one test module never imports another."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported = node.module.split(".")[-1]
+            assert not imported.startswith("test_"), f"{path.name}:{node.lineno} imports {node.module}"

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylecore.cli.main import build_parser, config_from_args, convert_main, main, snapshot_path
+from stylecore.cli.common import config_from_args
+from stylecore.cli.convert import convert_main
+from stylecore.cli.image import build_parser, snapshot_path
+from stylecore.cli.main import main
 
 from .conftest import EXAMPLES
 
@@ -133,7 +136,7 @@ def test_interrupt_while_starting_up_is_one_line(capsys, monkeypatch) -> None:
         assert signal.getsignal(signal.SIGTERM) == handler
         handler(signal.SIGINT, None)  # what a Ctrl-C now does
 
-    monkeypatch.setattr("stylecore.cli.main.build_parser", interrupted_parser)
+    monkeypatch.setattr("stylecore.cli.image.build_parser", interrupted_parser)
     assert main(["c.jpg", "s.jpg", "-o", "o.png"]) == 130
     assert capsys.readouterr().err == "stylecore: interrupted by SIGINT\n"
 

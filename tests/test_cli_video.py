@@ -12,21 +12,8 @@ from pathlib import Path
 import pytest
 
 from stylecore.cli.main import main
-from stylecore.imaging.images import save_image
 
-from .synthetic_clip import synthetic_clip, texture, write_clip
-from .test_media import decoded
-
-FAST = ["--size", "48", "--iterations", "4", "--weights", "random:0", "--content-layers", "conv2_1",
-        "--style-layers", "conv1_1,conv2_1", "-q"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def clip_files(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("video")
-    write_clip(str(folder / "clip.mp4"), synthetic_clip(frames=12).frames, fps=12)
-    save_image(texture(48, 48, 7) ** 2, folder / "style.png")
-    return folder / "clip.mp4", folder / "style.png"
+from .support import FAST, decoded
 
 
 def _argv(clip_files, out: Path, *more: str) -> list[str]:

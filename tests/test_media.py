@@ -12,6 +12,7 @@ import pytest
 from stylecore.errors import StylecoreError
 from stylecore.video.media import Selection, probe, read_frames, write_video
 
+from .support import decoded
 from .synthetic_clip import synthetic_clip, write_clip
 
 FPS = 12
@@ -22,20 +23,6 @@ def source(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("media") / "clip.mp4"
     write_clip(str(path), synthetic_clip(frames=24, height=64, width=96).frames, FPS)
     return path
-
-
-def decoded(path: Path) -> tuple[list[np.ndarray], Fraction, str | None, float]:
-    """Frames, frame rate, audio codec and audio seconds, decoded with PyAV directly."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-        rate = stream.average_rate
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return frames, rate, None, 0.0
-        audio = container.streams.audio[0]
-        samples = sum(f.samples for f in container.decode(audio))
-        return frames, rate, audio.codec_context.name, samples / audio.rate
 
 
 def test_selection_arithmetic() -> None:

@@ -15,8 +15,7 @@ from stylecore.cli.main import main
 from stylecore.errors import StylecoreError
 
 from .conftest import EXAMPLES, TEST_THREADS
-from .test_cli_video import FAST, clip_files  # noqa: F401 (a fixture)
-from .test_media import decoded
+from .support import FAST, decoded
 
 
 def test_chunks_cover_every_frame_and_reach_back_by_the_overlap() -> None:
@@ -92,7 +91,7 @@ def test_ray_workers_load_the_model_once(local_ray) -> None:
 
 
 @pytest.mark.slow
-def test_video_on_ray_writes_every_frame_with_sound(local_ray, clip_files, tmp_path: Path) -> None:  # noqa: F811
+def test_video_on_ray_writes_every_frame_with_sound(local_ray, clip_files, tmp_path: Path) -> None:
     clip, style = clip_files
     out = tmp_path / "out.mp4"
     argv = ["video", str(clip), str(style), "-o", str(out), *FAST, "--backend", "ray", "--workers", "2",

@@ -3,7 +3,8 @@
 import pytest
 
 from stylecore import StyleConfig, stylize
-from stylecore.cli.main import build_parser, config_from_args
+from stylecore.cli.common import config_from_args
+from stylecore.cli.image import build_parser
 from stylecore.config import FLAT_WINDOW
 from stylecore.errors import ConfigError
 

@@ -14,13 +14,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .main import Interrupts, _Parser, _warn, add_run_settings, config_from_args, save_or_fallback
+from .common import (
+    Interrupts,
+    Parser,
+    add_run_settings,
+    config_from_args,
+    fail,
+    load_extractor,
+    run_command,
+    save_or_fallback,
+    say,
+    warn_untrained,
+)
+
+PROG = "stylecore batch"
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stylecore batch", description=__doc__)
+    parser = Parser(prog=PROG, description=__doc__)
     parser.add_argument("input", help="a folder of photos, or a quoted glob such as 'photos/*.jpg'")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (OUT/<photo>.png)")
@@ -59,7 +72,7 @@ def result_names(photos: list[Path], output: Path) -> dict[Path, Path]:
         raise StylecoreError("two photos would write the same result; rename one of them")
     for stem in sorted(s for s, n in stems.items() if n > 1):
         names = ", ".join(p.name for p in photos if p.stem == stem)
-        _say(f"{names} share a name; their results are named after the whole file name ({stem}.<ext>.png)")
+        say(PROG, f"{names} share a name; their results are named after the whole file name ({stem}.<ext>.png)")
     return results
 
 
@@ -68,10 +81,6 @@ def _earlier_result(photo: Path, output: Path) -> bool:
     from ..imaging.outputs import made_by_stylecore, same_file
 
     return same_file(photo.parent, output) and made_by_stylecore(photo)
-
-
-def _say(message: str) -> None:
-    print(f"stylecore batch: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -86,13 +95,8 @@ class Summary:
 
 def batch_main(argv: list[str] | None = None) -> int:
     """Entry point of ``stylecore batch``; returns 0 when every photo has a result."""
-    interrupts = Interrupts()
-    with interrupts.installed():
-        try:
-            return _batch(build_parser().parse_args(argv), interrupts)
-        except KeyboardInterrupt:
-            _say(f"interrupted by {interrupts.aborted.name}; results written so far are kept")
-            return interrupts.exit_code()
+    note = "; results written so far are kept"
+    return run_command(PROG, lambda interrupts: _batch(build_parser().parse_args(argv), interrupts), note)
 
 
 @dataclass
@@ -114,13 +118,16 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..errors import StylecoreError
     from ..imaging.images import load_image
     from ..imaging.outputs import WritePlan, decodes, same_file
+    from ..model.weights import resolve_weights
 
     summary = Summary()
     try:
         config = config_from_args(args)
         if args.workers is not None and args.workers < 1:
             raise StylecoreError(f"--workers must be at least 1, got {args.workers}")
-        _warn_untrained(config.weights)
+        weights = resolve_weights(config.weights)  # a bad --weights is one line before any work
+        if args.backend == "ray":
+            warn_untrained(weights)  # the workers load the model out of sight; locally, load_extractor says it
         photos = inputs(args.input)
         if not photos:
             raise StylecoreError(f"{args.input}: no images there (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -138,22 +145,11 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         summary.existing = [results[p] for p in photos if p not in todo]
         (_run_ray if args.backend == "ray" else _run_local)(batch, todo)
     except (StylecoreError, OSError) as exc:
-        print(f"stylecore batch: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"stylecore batch: {summary.line()} in {args.output}")
+        return fail(PROG, exc)
+    print(f"{PROG}: {summary.line()} in {args.output}")
     if interrupts.received:
-        _say(f"stopped by {interrupts.received}; run the same command again to go on")
-        return interrupts.exit_code()
-    return 1 if summary.failed else 0
-
-
-def _warn_untrained(weights: str | None) -> None:
-    """The other commands' warning, once for either backend (Ray's workers load the model out of sight)."""
-    from ..model.weights import resolve_weights
-
-    source = resolve_weights(weights)
-    if not source.trained:
-        _warn(f"using {source.label}")
+        say(PROG, f"stopped by {interrupts.received}; run the same command again to go on")
+    return interrupts.status(failed=bool(summary.failed))
 
 
 def _run_local(batch: Batch, photos: list[Path]) -> None:
@@ -161,12 +157,9 @@ def _run_local(batch: Batch, photos: list[Path]) -> None:
     from tqdm import tqdm
 
     from ..config import provenance
-    from ..model.extractor import vgg19_extractor
-    from ..optim.run import resolve_device
 
     config = batch.config
-    device = resolve_device(config.device)
-    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
+    extractor = load_extractor(config)
     meta = provenance(config, extractor.weights.label)
     for photo in tqdm(photos, disable=batch.args.quiet, unit="photo", file=sys.stderr):
         try:
@@ -226,7 +219,7 @@ def _reason(exc: BaseException) -> str:
 
 def _failed(summary: Summary, photo: Path, error: str) -> None:
     summary.failed.append((photo, error))
-    _say(f"skipped {photo.name}: {error}")
+    say(PROG, f"skipped {photo.name}: {error}")
 
 
 def _one(photo: Path, styles: list[Any], config: Any, extractor: Any, interrupts: Interrupts) -> Any:

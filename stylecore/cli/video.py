@@ -17,20 +17,33 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .main import Interrupts, _Parser, _warn, add_run_settings, check_output, config_from_args
+from .common import (
+    Interrupts,
+    Parser,
+    add_run_settings,
+    check_output,
+    config_from_args,
+    fail,
+    load_extractor,
+    run_command,
+    say,
+    warn,
+)
+
+PROG = "stylecore video"
 
 if TYPE_CHECKING:
     from ..config import StyleConfig
-    from ..video.chain import VideoSettings
     from ..video.frame_cache import FrameCache
     from ..video.media import Selection, VideoInfo
+    from ..video.settings import VideoSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..video.chain import DEFAULT_TEMPORAL_WEIGHT
     from ..video.media import VIDEO_SUFFIXES
+    from ..video.settings import DEFAULT_TEMPORAL_WEIGHT
 
-    parser = _Parser(prog="stylecore video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, help="a video file (anything FFmpeg reads)")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s)")
     parser.add_argument("-o", "--output", type=Path, required=True, help=f"output video ({', '.join(VIDEO_SUFFIXES)})")
@@ -82,13 +95,8 @@ class Job:
 
 def video_main(argv: list[str] | None = None) -> int:
     """Entry point of ``stylecore video``; 0 when every selected frame is in the output."""
-    interrupts = Interrupts()
-    with interrupts.installed():
-        try:
-            return _video(build_parser().parse_args(argv), interrupts)
-        except KeyboardInterrupt:  # a second signal, or one during the final encode: the earlier output is whole
-            print(f"stylecore video: interrupted by {interrupts.aborted.name}", file=sys.stderr)
-            return interrupts.exit_code()
+    # A second signal, or one during the final encode, aborts: an earlier output stays whole.
+    return run_command(PROG, lambda interrupts: _video(build_parser().parse_args(argv), interrupts))
 
 
 def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
@@ -97,14 +105,13 @@ def _video(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         job = _prepare(args)
     except (StylecoreError, OSError) as exc:
-        print(f"stylecore video: error: {exc}", file=sys.stderr)
-        return 1
+        return fail(PROG, exc)
     try:
         try:
             (_run_ray if args.backend == "ray" else _run_local)(job, interrupts)
         except Exception as exc:  # the frames finished so far stay cached for the next run
             reason = str(exc) if isinstance(exc, StylecoreError | OSError) else f"{type(exc).__name__}: {exc}"
-            print(f"stylecore video: error: {reason}", file=sys.stderr)
+            fail(PROG, reason)
             job.failed.append(reason)
         return _finish(job, interrupts)
     finally:
@@ -116,9 +123,9 @@ def _prepare(args: argparse.Namespace) -> Job:
     from ..errors import StylecoreError
     from ..imaging.images import load_image
     from ..imaging.outputs import WritePlan, check_no_inputs_inside
-    from ..video.chain import VideoSettings
     from ..video.frame_cache import FrameCache
     from ..video.media import VIDEO_SUFFIXES, Selection, probe
+    from ..video.settings import VideoSettings
 
     plan = WritePlan()
     plan.read(args.input, *args.styles)
@@ -140,7 +147,7 @@ def _prepare(args: argparse.Namespace) -> Job:
     styles = [load_image(path) for path in args.styles]
     cache = FrameCache(folder, _cache_key(args, config, settings, selection))
     if cache.discarded:
-        _warn(f"{folder}: {cache.discarded} frames there were made with other settings; starting again")
+        warn(f"{folder}: {cache.discarded} frames there were made with other settings; starting again")
     return Job(args, config, settings, selection, info, cache, styles)
 
 
@@ -195,17 +202,10 @@ def _bar(job: Job, unit: str, position: int) -> Any:
 def _run_local(job: Job, interrupts: Interrupts) -> None:
     """Frames in order through one :class:`FrameChain`; cached ones are read back, not redone."""
     from ..imaging.images import array_to_tensor
-    from ..model.extractor import vgg19_extractor
-    from ..optim.run import resolve_device
     from ..video.chain import FrameChain
     from ..video.media import read_frames
 
-    config = job.config
-    device = resolve_device(config.device)
-    extractor = vgg19_extractor(layers=config.layers, weights=config.weights, device=device, progress=True)
-    if not extractor.weights.trained:
-        _warn(f"using {extractor.weights.label}")
-    chain = FrameChain(job.styles, config, job.settings, extractor=extractor)
+    chain = FrameChain(job.styles, job.config, job.settings, extractor=load_extractor(job.config))
     frames_bar, steps_bar = _bar(job, "frame", 0), _bar(job, "step", 1)
     interrupts.running = True  # from here a first Ctrl-C means: stop, and write what is done
     try:
@@ -266,7 +266,7 @@ def _run_ray(job: Job, interrupts: Interrupts) -> None:
                 if isinstance(images, ChunkError):  # its frames stay missing; every other chunk is kept
                     a, b = spans[chunk]
                     job.failed.append(f"frames {indices[a]}-{indices[b - 1]} failed: {images}")
-                    _warn(job.failed[-1])
+                    warn(job.failed[-1])
                     continue
                 results[chunk] = images
                 bar.update(_write_ready(job, spans, indices, results))
@@ -301,22 +301,21 @@ def _finish(job: Job, interrupts: Interrupts) -> int:
 
     ready = _ready(job)
     if not ready:
-        print("stylecore video: no frame finished; nothing written", file=sys.stderr)
-        return interrupts.exit_code() if interrupts.received else 1
+        say(PROG, "no frame finished; nothing written")
+        return interrupts.status(failed=True)
     fps = job.selection.fps(job.info.fps)
     audio = (job.args.input, *job.selection.span(job.info.fps, len(ready))) if job.info.audio else None
     try:
         write_video(job.args.output, (job.cache.pixels(i) for i in ready), fps, audio)
     except (StylecoreError, OSError) as exc:
-        print(f"stylecore video: error: {exc} (the frames are in {job.cache.folder})", file=sys.stderr)
-        return 1
+        return fail(PROG, f"{exc} (the frames are in {job.cache.folder})")
     print(_summary(job, len(ready), fps))
     complete = bool(job.total) and len(ready) == job.total
     if job.failed or (interrupts.received and not complete):
         stop = f"{interrupts.received}: " if interrupts.received else f"{len(job.failed)} failed; "
-        _warn(f"{stop}wrote the first {len(ready)} of {job.total or '?'} frames; "
+        warn(f"{stop}wrote the first {len(ready)} of {job.total or '?'} frames; "
               f"run the same command again to go on ({job.cache.folder} holds them)")  # fmt: skip
-        return interrupts.exit_code() if interrupts.received else 1
+        return interrupts.status(failed=True)
     if not job.args.keep_frames:
         job.cache.remove()
     return 0

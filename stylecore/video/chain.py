@@ -10,52 +10,25 @@ Decoding and encoding files is :mod:`stylecore.video.media`; the command is ``st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from torch import Tensor
 
 from ..config import StyleConfig
-from ..errors import ConfigError
 from ..imaging.color import luminance_images
 from ..model.extractor import VGGExtractor, vgg19_extractor
 from ..objective.terms import TemporalTerm
 from ..optim.engine import resize, to_long_side
 from ..optim.run import StyleRun, resolve_device
 from .flow import consistency_mask, dis_flow, warp
+from .settings import VideoSettings as VideoSettings  # re-exported: its old home, in the README
 
 #: ``flow(a, b)``: the flow of frame ``a`` towards frame ``b`` (see :mod:`stylecore.video.flow`).
 FlowFn = Callable[[Tensor, Tensor], Tensor]
 
-DEFAULT_TEMPORAL_WEIGHT = 30.0
 # Adam's first steps move every pixel by about the step size, whatever its gradient: from a warped
 # start that is already close, that alone is flicker. Frames after the first take smaller steps.
 WARM_STEP_SCALE = 0.25
-
-
-@dataclass(frozen=True)
-class VideoSettings:
-    """What video adds to a :class:`StyleConfig`."""
-
-    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT  # 0: frame by frame, no flow
-    later_iterations: int | None = None  # steps for frames after the first; None: a quarter of ``iterations``
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
-            raise ConfigError(f"temporal weight must be a finite number >= 0, got {self.temporal_weight!r}")
-        if self.later_iterations is not None and self.later_iterations < 1:
-            raise ConfigError(f"later iterations must be at least 1, got {self.later_iterations!r}")
-
-    @property
-    def temporal(self) -> bool:
-        return self.temporal_weight > 0
-
-    def iterations_after_first(self, config: StyleConfig) -> int:
-        """Frames that start from the warped previous result need fewer steps; frame by frame, all of them."""
-        if not self.temporal:
-            return self.later_iterations or config.iterations
-        return self.later_iterations or max(1, config.iterations // 4)
 
 
 class FrameChain:
