@@ -182,3 +182,21 @@ def test_an_all_black_mask_is_refused_with_one_sentence_everywhere(extractor, co
             "--regions", f"{black},-", "-o", str(tmp_path / "o.png"), "--weights", "random"]  # fmt: skip
     assert main(argv) == 1  # the command line
     assert f"black.png {BLACK}" in capsys.readouterr().err
+
+
+def test_region_shares_reach_each_layer_size_once_per_scale(monkeypatch) -> None:
+    """The shares at a layer (and which regions are empty there, a host sync) are fixed for a scale."""
+    import stylecore.objective.terms as terms
+
+    sizes: list[tuple[int, int]] = []
+
+    def counted(shares: Tensor, height: int, width: int) -> Tensor:
+        sizes.append((height, width))
+        return at_layer(shares, height, width)
+
+    monkeypatch.setattr(terms, "at_layer", counted)
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    term = StyleTerm(STATISTICS["gram"], PIXELS, 1.0, [half(), None])
+    set_targets([term], identity, image, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], StyleConfig(size=32))
+    values = [float(term(identity(image), image)) for _ in range(3)]
+    assert sizes == [(32, 32)] and values[0] == values[2] > 0
