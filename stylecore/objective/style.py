@@ -52,7 +52,7 @@ _S = TypeVar("_S", bound="type[StyleStatistic]")
 
 
 def register(name: str) -> Callable[[_S], _S]:
-    """Class decorator: make the statistic available as ``style_loss=name``."""
+    """Class decorator: the statistic becomes available as ``style_loss=name``."""
 
     def add_to_registry(cls: _S) -> _S:
         cls.name = name
