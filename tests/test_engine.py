@@ -102,7 +102,8 @@ def test_non_finite_loss_stops_and_returns_last_finite_image(content, style) -> 
 
 
 def _style_targets(extractor, content, styles, config) -> dict[str, torch.Tensor]:
-    return {t.name: t for t in build_terms(extractor, content, styles, config)}["style"].targets
+    style = {t.name: t for t in build_terms(extractor, content, styles, config)}["style"]
+    return {layer: targets[0][0] for layer, targets in style.targets.items()}  # the whole image's Gram
 
 
 def test_several_styles_average_their_grams(extractor, content, style) -> None:

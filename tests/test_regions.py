@@ -10,7 +10,8 @@ from torch import Tensor
 
 from stylecore import ConfigError, StyleConfig, stylize
 from stylecore.objective.regions import at_layer, region_shares
-from stylecore.objective.terms import RegionStyleTerm
+from stylecore.objective.style import STATISTICS
+from stylecore.objective.terms import StyleTerm
 from stylecore.optim.engine import PixelOptimizer, build_terms, set_targets
 
 from .conftest import EXAMPLES
@@ -39,7 +40,7 @@ def _paint(masks: list[Tensor | None], statistic: str = "gram", steps: int = 300
     config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, lr=0.02)
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     red, blue = flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))
-    term = RegionStyleTerm(1.0, PIXELS, masks, statistic)  # type: ignore[arg-type]
+    term = StyleTerm(STATISTICS[statistic], PIXELS, 1.0, masks)
     set_targets([term], identity, noise, [red, blue], config)
     optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
     for _ in range(steps):
@@ -81,9 +82,8 @@ def test_a_region_term_only_feels_pixels_near_its_region(extractor) -> None:
     left = half(64)
     terms = build_terms(extractor, content, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], config, [left, None])
     style = next(t for t in terms if t.name == "style")
-    assert isinstance(style, RegionStyleTerm)
-    style.shares = style.shares[:1]  # keep only region 1's part of the term
-    style.targets = {layer: targets[:1] for layer, targets in style.targets.items()}
+    assert isinstance(style, StyleTerm)
+    style.factors = {0: style.factors[0]}  # keep only region 1's part of the term
     image = content.clone().requires_grad_(True)
     style(extractor(image, config.style_layers), image).backward()
     grad = image.grad.abs().sum(dim=(0, 1))  # (H, W)
@@ -120,7 +120,7 @@ def test_a_style_region_picks_the_part_of_the_style_to_copy() -> None:
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     two_colours = torch.cat([flat((0.9, 0.1, 0.1), 32)[..., :16], flat((0.1, 0.2, 0.9), 32)[..., 16:]], dim=-1)
     everywhere = torch.ones(1, 1, 32, 32)
-    term = RegionStyleTerm(1.0, PIXELS, [everywhere], "gram", [half()])  # only the style's red half counts
+    term = StyleTerm(STATISTICS["gram"], PIXELS, 1.0, [everywhere], [half()])  # only the style's red half counts
     set_targets([term], identity, noise, [two_colours], config)
     optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
     for _ in range(300):
@@ -137,7 +137,7 @@ def test_style_regions_need_regions(extractor, content, style) -> None:
 
 def _region_value(blend: tuple[float, float] | None, image: Tensor) -> float:
     config = StyleConfig(size=32, device="cpu", style_layers=PIXELS, style_blend=blend)
-    term = RegionStyleTerm(1.0, PIXELS, [half(), None], "gram")
+    term = StyleTerm(STATISTICS["gram"], PIXELS, 1.0, [half(), None])
     set_targets([term], identity, image, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], config)
     return float(term(identity(image), image))
 
@@ -181,3 +181,21 @@ def test_an_all_black_mask_is_refused_with_one_sentence_everywhere(extractor, co
             "--regions", f"{black},-", "-o", str(tmp_path / "o.png"), "--weights", "random"]  # fmt: skip
     assert main(argv) == 1  # the command line
     assert f"black.png {BLACK}" in capsys.readouterr().err
+
+
+def test_region_shares_reach_each_layer_size_once_per_scale(monkeypatch) -> None:
+    """The shares at a layer (and which regions are empty there, a host sync) are fixed for a scale."""
+    import stylecore.objective.terms as terms
+
+    sizes: list[tuple[int, int]] = []
+
+    def counted(shares: Tensor, height: int, width: int) -> Tensor:
+        sizes.append((height, width))
+        return at_layer(shares, height, width)
+
+    monkeypatch.setattr(terms, "at_layer", counted)
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    term = StyleTerm(STATISTICS["gram"], PIXELS, 1.0, [half(), None])
+    set_targets([term], identity, image, [flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))], StyleConfig(size=32))
+    values = [float(term(identity(image), image)) for _ in range(3)]
+    assert sizes == [(32, 32)] and values[0] == values[2] > 0

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from stylecore import StyleConfig
-from stylecore.objective.terms import TERM_NAMES, ContentTerm, GramStyleTerm, TotalVariationTerm, default_terms
+from stylecore.objective.style import STATISTICS, Gram
+from stylecore.objective.terms import TERM_NAMES, ContentTerm, StyleTerm, TotalVariationTerm, default_terms
 from stylecore.optim.engine import PixelOptimizer, objective, set_targets
 
 CONFIG = StyleConfig(size=64, device="cpu", content_weight=2.0, style_weight=3.0, tv_weight=0.5)
@@ -21,7 +22,8 @@ def test_default_terms_follow_the_config() -> None:
     assert [t.name for t in terms] == list(TERM_NAMES) == ["content", "style", "tv"]
     content, style, tv = terms
     assert isinstance(content, ContentTerm) and content.weight == 2.0 and content.layers == CONFIG.content_layers
-    assert isinstance(style, GramStyleTerm) and style.weight == 3.0 and style.layers == CONFIG.style_layers
+    assert isinstance(style, StyleTerm) and style.weight == 3.0 and style.layers == CONFIG.style_layers
+    assert isinstance(style.statistic, Gram) and style.masks is None
     assert isinstance(tv, TotalVariationTerm) and tv.weight == 0.5 and tv.layers == ()
 
 
@@ -71,7 +73,7 @@ def test_two_terms_of_one_name_are_refused_not_merged(extractor, content, style)
     with pytest.raises(ConfigError, match="loss term name 'tv' is taken"):  # at plan time, before any step
         stylize(content, style, config, extractor=extractor, terms=[TotalVariationTerm(100.0)])
     with pytest.raises(ConfigError, match="loss term name 'style' is taken"):  # it replaced the default style term
-        stylize(content, style, config, extractor=extractor, terms=[GramStyleTerm(1.0, ("conv1_1",))])
+        stylize(content, style, config, extractor=extractor, terms=[StyleTerm(STATISTICS["gram"], ("conv1_1",), 1.0)])
     renamed = TotalVariationTerm(100.0, name="tv_strong")
     values = objective(features, content, [TotalVariationTerm(1.0), renamed])
     torch.testing.assert_close(values["total"], values["tv"] + values["tv_strong"])

@@ -1,11 +1,12 @@
-"""Each loss term as tiles see it: partial statistics summed over tiles, or a value summed over tiles.
+"""Each loss term as tiles see it: partial statistics combined over tiles, or a value summed over tiles.
 
-A style term is a function of statistics summed over positions (Gram: ``Σ f fᵀ``; mean and
+A style term is a function of statistics summed over positions (Gram: ``Σ w² f fᵀ``; mean and
 covariance: ``Σ w``, ``Σ w f``, ``Σ w f fᵀ``), so its loss at the whole image is its loss at the
-sum of the tiles' partial statistics (:class:`GlobalTerm`). Sliced statistics are not sums but a
-gathered set of projections: their "partial statistic" is the tile's projections, concatenated,
-not summed (``gathered``). Content, TV and temporal terms have fixed denominators, so their value
-is a sum of per-tile values (:class:`LocalTerm`). :mod:`stylecore.optim.tiling` drives both.
+sum of the tiles' partial statistics (:class:`GlobalTerm`). A statistic that is not a sum (sliced)
+gathers the tiles' positions instead: concatenated, not summed (``gathered``). Each statistic says
+which (:meth:`~stylecore.objective.style.StyleStatistic.partial`); :class:`TiledStyle` applies the
+regions. Content, TV and temporal terms have fixed denominators, so their value is a sum of
+per-tile values (:class:`LocalTerm`). :mod:`stylecore.optim.tiling` drives both.
 
 The adapters read the terms' own targets and caches, so a term's untiled and tiled values agree;
 tests/test_tiling.py checks every adapter against its term's untiled gradient.
@@ -21,17 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from .functional import relative_error, resample_sorted, wasserstein2_gaussian
-from .terms import (
-    ContentTerm,
-    GramStyleTerm,
-    LossTerm,
-    MeanCovStyleTerm,
-    RegionStyleTerm,
-    SlicedStyleTerm,
-    TemporalTerm,
-    TotalVariationTerm,
-)
+from .terms import ContentTerm, LossTerm, StyleTerm, TemporalTerm, TotalVariationTerm
 
 _EPS = 1e-8
 Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive
@@ -62,9 +53,6 @@ class GlobalTerm(Protocol):
     @property
     def layers(self) -> tuple[str, ...]: ...
 
-    def new_step(self) -> None:
-        """Draw what is fixed for one step (sliced: the directions)."""
-
     def statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
         """A tile's partial statistics from its own region's features ``own[layer]`` (1, C, h, w)."""
 
@@ -89,140 +77,23 @@ def _crop(tensor: Tensor, box: Box) -> Tensor:
     return tensor[..., box[0] : box[1], box[2] : box[3]]
 
 
-def _flat(feats: Tensor) -> Tensor:
-    return feats[0].flatten(1)  # (C, n)
-
-
 @dataclass
-class TiledGram:
-    term: GramStyleTerm
-    gathered: frozenset[str] = frozenset()
+class TiledStyle:
+    """A :class:`StyleTerm` as tiles see it: each region's partial statistics (its mask cropped with the
+    tile at each layer), combined over the tiles; the loss is the untiled one at the combined statistics."""
 
-    @property
-    def name(self) -> str:
-        return self.term.name
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return self.term.layers
-
-    def new_step(self) -> None:
-        return None
-
-    def statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
-        stats = {}
-        for layer in self.layers:
-            flat = _flat(own[layer])
-            stats[f"g:{layer}"] = flat @ flat.T  # (C, C), not yet divided by the positions
-            stats[f"n:{layer}"] = flat.new_tensor(float(flat.shape[1]))
-        return stats
-
-    def loss(self, stats: Mapping[str, Tensor]) -> Tensor:
-        grams = [stats[f"g:{n}"] / stats[f"n:{n}"] for n in self.layers]
-        errors = [relative_error(g[None], self.term.targets[n]) for g, n in zip(grams, self.layers, strict=True)]
-        return self.term.weight * torch.stack(errors).mean()  # style_loss's default: equal layer weights
-
-
-def moment_sums(flat: Tensor, weights: Tensor | None, prefix: str) -> dict[str, Tensor]:
-    """``Σ w``, ``Σ w f`` (C,) and ``Σ w f fᵀ`` (C, C) of (C, n) features, in float64.
-
-    The covariance is then ``Σ w f fᵀ / Σ w - m mᵀ``: a difference of large terms for features with
-    a large mean, which fp32 cancels to 1e-4; float64 keeps it exact to fp32 rounding.
-    """
-    flat = flat.double()
-    weights = None if weights is None else weights.double()
-    weighted = flat if weights is None else flat * weights
-    count = flat.new_tensor(float(flat.shape[1])) if weights is None else weights.sum()
-    return {f"w:{prefix}": count, f"s1:{prefix}": weighted.sum(1), f"s2:{prefix}": weighted @ flat.T}
-
-
-def moments_from(stats: Mapping[str, Tensor], prefix: str, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Mean (1, C) and covariance (1, C, C) from :func:`moment_sums` summed over tiles."""
-    total = stats[f"w:{prefix}"].clamp_min(_EPS)
-    mean = stats[f"s1:{prefix}"] / total
-    cov = stats[f"s2:{prefix}"] / total - mean[:, None] @ mean[None, :]
-    return mean[None].to(dtype), cov[None].to(dtype)
-
-
-@dataclass
-class TiledMeanCov:
-    term: MeanCovStyleTerm
-    gathered: frozenset[str] = frozenset()
-
-    @property
-    def name(self) -> str:
-        return self.term.name
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return self.term.layers
-
-    def new_step(self) -> None:
-        return None
-
-    def statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
-        return {k: v for layer in self.layers for k, v in moment_sums(_flat(own[layer]), None, layer).items()}
-
-    def loss(self, stats: Mapping[str, Tensor]) -> Tensor:
-        losses = [
-            wasserstein2_gaussian(*moments_from(stats, n, self.term.targets[n][0].dtype), *self.term.targets[n])
-            for n in self.layers
-        ]
-        return self.term.weight * torch.stack(losses).mean()
-
-
-@dataclass
-class TiledSliced:
-    """Exact: the projections of every position are gathered, then sorted once (memory: C values per position)."""
-
-    term: SlicedStyleTerm
-    gathered: frozenset[str] = frozenset()
-    _draw: dict[str, tuple[Tensor, Tensor]] = field(default_factory=dict)  # layer -> directions, sorted target
-
-    def __post_init__(self) -> None:
-        self.gathered = frozenset(f"p:{layer}" for layer in self.layers)
-
-    @property
-    def name(self) -> str:
-        return self.term.name
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return self.term.layers
-
-    def new_step(self) -> None:
-        # The same draws, in the same order, as sliced_distance makes in the untiled call.
-        self._draw = {}
-        for layer in self.layers:
-            target = self.term.targets[layer]
-            channels = target.shape[0]
-            directions = torch.randn(channels, channels, generator=self.term.generator).to(target)
-            directions = directions / directions.norm(dim=0, keepdim=True)
-            self._draw[layer] = directions, (directions.T @ target).sort(dim=-1).values
-
-    def statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
-        return {f"p:{n}": self._draw[n][0].T @ _flat(own[n]) for n in self.layers}  # (P, n)
-
-    def loss(self, stats: Mapping[str, Tensor]) -> Tensor:
-        losses = []
-        for layer in self.layers:
-            ours = stats[f"p:{layer}"].sort(dim=-1).values
-            theirs = resample_sorted(self._draw[layer][1], ours.shape[-1])
-            losses.append(torch.nn.functional.mse_loss(ours, theirs, reduction="sum") / (theirs.pow(2).sum() + _EPS))
-        return self.term.weight * torch.stack(losses).mean()
-
-
-@dataclass
-class TiledRegions:
-    """Guided Grams or weighted moments per region; the masks are cropped with the tile at each layer."""
-
-    term: RegionStyleTerm
+    term: StyleTerm
     gathered: frozenset[str] = frozenset()
     _size: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> full map size
 
     def __post_init__(self) -> None:
-        if self.term.statistic == "sliced":
-            raise ConfigError("tiling does not support sliced statistics with regions; use --tile 0 or gram/meancov")
+        statistic = self.term.statistic
+        if self.term.masks is not None and not statistic.tiles_regions:
+            raise ConfigError(
+                f"tiling does not support {statistic.name} statistics with regions; use --tile 0 or gram/meancov"
+            )
+        keys, regions = statistic.gathered, self.term.factors
+        self.gathered = frozenset(f"{layer}:{i}:{k}" for layer in self.term.targets for i in regions for k in keys)
 
     @property
     def name(self) -> str:
@@ -232,43 +103,28 @@ class TiledRegions:
     def layers(self) -> tuple[str, ...]:
         return self.term.layers
 
-    def new_step(self) -> None:
-        return None
-
     def statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
         stats: dict[str, Tensor] = {}
-        for layer in self.layers:
+        for layer in self.term.targets:
             window = windows[layer]
             self._size[layer] = window.size
-            shares, present = self.term._shares_at(*window.size)
-            flat = _flat(own[layer])
-            for i in present:
-                share = _crop(shares[i : i + 1], window.box).flatten()  # (n,)
-                key = f"{layer}:{i}"
-                stats[f"a:{key}"] = share.sum()  # the region's part of the layer
-                if self.term.statistic == "meancov":
-                    stats.update(moment_sums(flat, share, key))
-                else:
-                    masked = flat * share
-                    stats[f"g:{key}"], stats[f"m:{key}"] = masked @ masked.T, share.pow(2).sum()
+            flat = own[layer][0].flatten(1)  # (C, n)
+            for i, mask, _ in self.term.regions_at(*window.size):
+                weights = None if mask is None else _crop(mask, window.box).flatten()  # (n,)
+                partial = self.term.statistic.partial(flat, weights)
+                stats.update({f"{layer}:{i}:{key}": value for key, value in partial.items()})
         return stats
 
     def loss(self, stats: Mapping[str, Tensor]) -> Tensor:
-        losses = []
-        for layer in self.layers:
-            targets = self.term.targets[layer]
-            shares, present = self.term._shares_at(*self._size[layer])
-            count = shares[0].numel()
+        statistic, losses = self.term.statistic, []
+        for layer, targets in self.term.targets.items():  # draws in the untiled call's order
             parts = []
-            for i in present:
-                key = f"{layer}:{i}"
-                if self.term.statistic == "meancov":
-                    distance = wasserstein2_gaussian(*moments_from(stats, key, targets[i][0].dtype), *targets[i])
-                else:
-                    gram = stats[f"g:{key}"] / (stats[f"m:{key}"] + _EPS)
-                    distance = relative_error(gram[None], targets[i][0])
-                parts.append(self.term.blend[i] * stats[f"a:{key}"] / count * distance)  # as RegionStyleTerm
-            losses.append(torch.stack(parts).sum())
+            for i, _, factor in self.term.regions_at(*self._size[layer]):
+                prefix = f"{layer}:{i}:"
+                sums = {key.removeprefix(prefix): value for key, value in stats.items() if key.startswith(prefix)}
+                target = statistic.draw(targets[i], self.term.generator)
+                parts.append(factor * statistic.tiled_distance(sums, target))
+            losses.append(torch.stack(parts).sum() if parts else next(iter(stats.values())).new_zeros(()))
         return self.term.weight * torch.stack(losses).mean()
 
 
@@ -336,15 +192,7 @@ class TiledTemporal:
 
 def global_term(term: LossTerm) -> GlobalTerm | None:
     """The statistics adapter of a style term; None for a local term."""
-    if isinstance(term, GramStyleTerm):
-        return TiledGram(term)
-    if isinstance(term, MeanCovStyleTerm):
-        return TiledMeanCov(term)
-    if isinstance(term, SlicedStyleTerm):
-        return TiledSliced(term)
-    if isinstance(term, RegionStyleTerm):
-        return TiledRegions(term)
-    return None
+    return TiledStyle(term) if isinstance(term, StyleTerm) else None
 
 
 def local_term(term: LossTerm) -> LocalTerm:

@@ -12,6 +12,7 @@ import os
 from ..config import LBFGS_HISTORY, StyleConfig
 from ..errors import ConfigError
 from ..model.layers import MIN_SIDE, VGG19_LAYERS, trunk_shapes
+from ..objective.style import STATISTICS
 from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, uses_tiles
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
@@ -60,11 +61,12 @@ def layer_bytes(height: int, width: int, layers: tuple[str, ...]) -> int:
 
 def tiled_image_bytes(height: int, width: int, config: StyleConfig) -> int:
     """What a tiled step keeps at the whole image's size: the pixel gradient, the content image and its
-    copies, the content targets when they are cached, and (sliced) the gathered projections and their gradient."""
+    copies, the content targets when they are cached, and (sliced) the gathered features and their gradient."""
     image_bytes = 3 * height * width * 4
     content = layer_bytes(height, width, config.content_layers)
     cached = content if content <= CONTENT_CACHE_BYTES else 0
-    gathered = 2 * layer_bytes(height, width, config.style_layers) if config.style_loss == "sliced" else 0
+    gathering = bool(STATISTICS[config.style_loss].gathered)
+    gathered = 2 * layer_bytes(height, width, config.style_layers) if gathering else 0
     return 4 * image_bytes + cached + gathered
 
 

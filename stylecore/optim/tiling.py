@@ -28,19 +28,10 @@ from ..config import StyleConfig
 from ..errors import ConfigError
 from ..model.extractor import VGGExtractor
 from ..model.layers import VGG19_LAYERS, layer_names, min_side, trunk_shapes
-from ..objective.functional import sqrtm_newton_schulz
-from ..objective.terms import ContentTerm, GramStyleTerm, LossTerm, MeanCovStyleTerm, default_terms
-from ..objective.tile_terms import (
-    Box,
-    GlobalTerm,
-    LocalTerm,
-    TiledContent,
-    Window,
-    combine,
-    global_term,
-    local_term,
-    moments_from,
-)
+from ..objective.regions import Mask, at_layer
+from ..objective.style import Stat, StyleStatistic
+from ..objective.terms import ContentTerm, LossTerm, StyleTerm, default_terms
+from ..objective.tile_terms import Box, GlobalTerm, LocalTerm, TiledContent, Window, combine, global_term, local_term
 from .engine import blend_shares
 
 #: Content targets of every tile are kept (own regions only) up to this size, else recomputed each step.
@@ -137,7 +128,10 @@ class TiledObjective:
             adapted = global_term(term)
             if adapted is not None:
                 if adapted.gathered and self.world > 1:
-                    raise ConfigError("sliced statistics do not spread over several processes; use gram or meancov")
+                    raise ConfigError(
+                        "statistics that gather positions (sliced) do not spread over several processes; "
+                        "use gram or meancov"
+                    )
                 self.globals.append(adapted)
             elif isinstance(term, ContentTerm):
                 self.locals.append(self._content(term, content, cache_bytes))
@@ -211,8 +205,6 @@ class TiledObjective:
         self._grads: list[dict[str, Tensor]] = []
         if not self.globals:
             return []
-        for term in self.globals:
-            term.new_step()
         sums: list[dict[str, Tensor]] = [{} for _ in self.globals]  # running, not one per tile
         with torch.no_grad():
             for index in self._mine() or [0]:
@@ -303,14 +295,14 @@ def build_tiled_terms(
 ) -> list[LossTerm]:
     """:func:`stylecore.optim.engine.build_terms` for a tiled scale: no whole-image content features.
 
-    Content targets are left to :class:`TiledObjective` (per tile); Gram and mean/covariance
-    targets of the style images are summed tile by tile, so a print-size style image fits too.
+    Content targets are left to :class:`TiledObjective` (per tile); the style targets of statistics
+    that sum (Gram, mean/covariance) are summed tile by tile, so a print-size style image fits too.
     """
     terms = [*default_terms(config, regions, style_regions), *extra]
     shares = blend_shares(len(styles), config.style_blend)
     for term in terms:
-        if isinstance(term, GramStyleTerm | MeanCovStyleTerm):
-            _tiled_style_targets(term, extractor, styles, shares, config.tile)
+        if isinstance(term, StyleTerm) and not term.statistic.gathered:  # gathered: the whole image anyway
+            _tiled_style_targets(term, extractor, content, styles, shares, config.tile)
         elif not isinstance(term, ContentTerm):
             with torch.no_grad():
                 term.set_targets(extractor, content, styles, shares)
@@ -318,49 +310,44 @@ def build_tiled_terms(
 
 
 @torch.no_grad()
-def image_statistics(extractor: VGGExtractor, image: Tensor, term: GlobalTerm, tile: int) -> dict[str, Tensor]:
-    """``term``'s statistics of a whole ``image``, summed over tiles."""
+def image_statistics(
+    extractor: VGGExtractor,
+    image: Tensor,
+    statistic: StyleStatistic,
+    layers: Sequence[str],
+    tile: int,
+    where: Mask | None = None,
+) -> dict[str, Stat]:
+    """``statistic`` at each of ``layers`` of a whole ``image`` (positions weighted by ``where``), from tiles."""
     size = (image.shape[-2], image.shape[-1])
-    whole: dict[str, Tensor] = {}
-    for piece in tile_grid(*size, tile, halo_for(term.layers)):
-        features = extractor(_crop(image, piece.crop), term.layers)
-        own, windows = {}, {}
-        for name, f in features.items():
+    sums: dict[str, dict[str, Tensor]] = {}
+    masks: dict[str, Tensor] = {}  # layer -> ``where`` at that layer's size
+    for piece in tile_grid(*size, tile, halo_for(layers)):
+        for name, f in extractor(_crop(image, piece.crop), layers).items():
             stride = layer_stride(name)
-            windows[name] = piece.window((size[0] // stride, size[1] // stride), stride)
-            own[name] = _crop(f, windows[name].in_crop())
-        for key, value in term.statistics(own, windows).items():
-            whole[key] = whole[key] + value if key in whole else value
-    return whole
+            window = piece.window((size[0] // stride, size[1] // stride), stride)
+            weights = None
+            if where is not None:
+                if name not in masks:
+                    masks[name] = at_layer(where.to(f), *window.size)
+                weights = _crop(masks[name], window.box).flatten()
+            part = statistic.partial(_crop(f, window.in_crop())[0].flatten(1), weights)
+            sums[name] = combine([sums[name], part], statistic.gathered) if name in sums else part
+    return {name: statistic.from_partials(part, image.dtype) for name, part in sums.items()}
 
 
 def _tiled_style_targets(
-    term: GramStyleTerm | MeanCovStyleTerm,
+    term: StyleTerm,
     extractor: VGGExtractor,
+    content: Tensor,
     styles: Sequence[Tensor],
     shares: Sequence[float],
     tile: int,
 ) -> None:
     """The same targets as the term's ``set_targets``, from tiles of each style image."""
-    adapter = global_term(term)
-    assert adapter is not None
-    mixed: dict[str, tuple[Tensor, Tensor]] = {}  # layer -> blended (Gram or mean, second moment)
-    for style, share in zip(styles, shares, strict=True):
-        if share == 0:
-            continue
-        stats = image_statistics(extractor, style, adapter, tile)
-        for layer in term.layers:
-            if isinstance(term, GramStyleTerm):
-                part = (share * (stats[f"g:{layer}"] / stats[f"n:{layer}"])[None], share * stats[f"n:{layer}"])
-            else:
-                mean, cov = moments_from(stats, layer, style.dtype)
-                part = (share * mean, share * (cov + mean.unsqueeze(2) @ mean.unsqueeze(1)))
-            old = mixed.get(layer)
-            mixed[layer] = part if old is None else (old[0] + part[0], old[1] + part[1])
-    if isinstance(term, GramStyleTerm):
-        term.targets = {layer: gram for layer, (gram, _) in mixed.items()}
-        return
-    term.targets = {}
-    for layer, (mean, second) in mixed.items():
-        cov = second - mean.unsqueeze(2) @ mean.unsqueeze(1)
-        term.targets[layer] = (mean, cov, sqrtm_newton_schulz(cov))
+
+    def measure(index: int) -> dict[str, Stat]:
+        where = term.style_mask(index)
+        return image_statistics(extractor, styles[index], term.statistic, term.layers, tile, where)
+
+    term.set_targets_from(measure, content, shares)
