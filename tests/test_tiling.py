@@ -203,7 +203,7 @@ def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
     assert main(argv) == 0
     assert max(Image.open(out).size) == 112
     assert main([("40" if a == "48" else a) for a in argv]) != 0  # --tile 40 is off the 16 px grid
-    assert "tile must be 0 (off) or a multiple of 16" in capsys.readouterr().err
+    assert "tile must be 0 (off), auto, or a multiple of 16" in capsys.readouterr().err
 
 
 def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
