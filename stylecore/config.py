@@ -27,6 +27,7 @@ StyleLoss = Literal["gram", "meancov", "sliced"]
 
 MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}  # per optimiser, when ``lr`` is None
+TILE_AUTO: Literal["auto"] = "auto"  # ``tile``: tile only when the untiled step would not fit
 FLAT_WINDOW = 50  # steps over which ``stop_when_flat`` compares the loss
 
 
@@ -76,9 +77,10 @@ class StyleConfig:
     weights: str | None = _opt(
         "imagenet, random[:SEED] or a checkpoint file (default: $STYLECORE_WEIGHTS, then imagenet)", None
     )
-    tile: int = _opt(
+    tile: int | Literal["auto"] = _opt(
         "print size: compute each step exactly in tiles of this many px (multiple of 16), so memory follows "
-        "the tile, not the image (0: off)",
+        "the tile, not the image (0: off; auto: tile only when the untiled step would not fit the memory, "
+        "in the largest tiles that do)",
         0,
     )
 
@@ -91,9 +93,7 @@ class StyleConfig:
         _check_range("save_every", self.save_every, 0, 1_000_000)
         _check_range("scales", self.scales, 0, 8)
         _check_range("seed", self.seed, 0, MAX_SEED)
-        _check_range("tile", self.tile, 0, 8192)
-        if self.tile and (self.tile < 32 or self.tile % 16):
-            raise ConfigError(f"tile must be 0 (off) or a multiple of 16 of at least 32, got {self.tile}")
+        object.__setattr__(self, "tile", _tile_value(self.tile))
         for name in ("content_weight", "style_weight", "tv_weight"):
             _check_number(name, getattr(self, name), positive=False)
         for name in ("lr", "style_scale", "time_budget", "stop_when_flat"):
@@ -128,6 +128,19 @@ class StyleConfig:
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _tile_value(value: object) -> int | Literal["auto"]:
+    """``tile`` as given, or parsed from the CLI's text ("auto" or a number): the CLI passes it through as is."""
+    if isinstance(value, str) and value.strip().lower() == TILE_AUTO:
+        return TILE_AUTO
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 8192:
+        raise ConfigError(f"tile must be 0 (off), auto, or a number of px up to 8192, got {value!r}")
+    if value and (value < 32 or value % 16):
+        raise ConfigError(f"tile must be 0 (off), auto, or a multiple of 16 of at least 32, got {value}")
+    return value
 
 
 def _check_number(name: str, value: float, *, positive: bool) -> None:

@@ -62,3 +62,21 @@ def test_the_smallest_size_comes_from_the_extractor() -> None:
     assert MIN_SIDE == 32  # twice the 16 px that four max-pools before conv5_1 need
     with pytest.raises(ConfigError, match=r"size must be an integer in \[32, 8192\]"):
         StyleConfig(size=MIN_SIDE - 1)
+
+
+@pytest.mark.parametrize(("given", "stored"), [("auto", "auto"), ("AUTO", "auto"), ("512", 512), (0, 0), (48, 48)])
+def test_tile_takes_a_size_or_auto_also_as_the_cli_text(given: object, stored: object) -> None:
+    assert StyleConfig(tile=given).tile == stored  # type: ignore[arg-type]
+
+
+def test_tile_auto_from_the_command_line() -> None:
+    from stylecore.cli.main import build_parser, config_from_args
+
+    args = build_parser().parse_args(["a.png", "b.png", "-o", "c.png", "--tile", "auto"])
+    assert config_from_args(args).tile == "auto"
+
+
+@pytest.mark.parametrize("bad", ["big", "-16", 40, 16, 9000, True, 512.0])
+def test_bad_tile_is_one_clear_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match="tile must be 0 \\(off\\), auto, or"):
+        StyleConfig(tile=bad)  # type: ignore[arg-type]

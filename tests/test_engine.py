@@ -3,7 +3,7 @@ import torch
 
 from stylecore import ConfigError, StyleConfig, resolve_weights, stylize
 from stylecore.model.extractor import VGGExtractor
-from stylecore.optim.engine import build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms
 from stylecore.optim.run import resolve_device
 
 RANDOM = resolve_weights("random")
@@ -129,3 +129,26 @@ def test_cuda_without_gpu_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+@pytest.mark.parametrize("steps", [20, 60])
+def test_lbfgs_on_pixels_reaches_adams_objective_in_as_many_steps(extractor, content, style, steps: int) -> None:
+    config = _config(iterations=steps, precision="fp32")
+    adam = stylize(content, style, config, extractor=extractor)
+    lbfgs = stylize(content, style, config.with_overrides(optimizer="lbfgs"), extractor=extractor)
+    assert lbfgs.history[-1].total <= adam.history[-1].total, (lbfgs.history[-1].total, adam.history[-1].total)
+    assert lbfgs.image.min() >= 0 and lbfgs.image.max() <= 1
+
+
+def test_lbfgs_curvature_pairs_use_the_projected_step(extractor, content, style) -> None:
+    # A bare clamp after an L-BFGS step left its stored step (d * t) at the proposed one, corrupting the next
+    # curvature pair; the projection rewrites it to the step the pixels actually took.
+    config = _config(optimizer="lbfgs", lr=1e4, precision="fp32")  # a huge step: the box must clip it
+    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
+    for _ in range(2):
+        before = run.image().detach().clone()
+        run.step()
+        state = run.optimizer.state[run.param]
+        taken = run.image().detach() - before
+        assert torch.allclose(state["d"].view_as(taken) * state["t"], taken, atol=1e-6)
+    assert ((run.image() == 0) | (run.image() == 1)).any() and run.image().min() >= 0 and run.image().max() <= 1

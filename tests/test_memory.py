@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from stylecore import StyleConfig
-from stylecore.optim.memory import estimate_peak_bytes, largest_fitting_side
+from stylecore.optim.memory import estimate_peak_bytes, largest_fitting_side, resolve_tile
 
 #: The share of free memory a run is planned into (``stylecore.optim.run._fit_gpu_memory``).
 PLANNED_SHARE = 0.9
@@ -34,3 +34,36 @@ def test_a_run_fits_in_the_memory_its_estimate_plans_for(size: int) -> None:
     measured = probe["peak_rss_mib"] - probe["baseline_rss_mib"]
     print(f"{size} px: estimate {probe['estimate_mib']:.0f} MiB, measured {measured:.0f} MiB")
     assert measured <= probe["estimate_mib"] / PLANNED_SHARE, probe
+
+
+def _auto(**changes: object) -> StyleConfig:
+    return StyleConfig(**{"size": 256, "device": "cpu", "save_every": 0, "tile": "auto", **changes})
+
+
+def test_auto_tile_stays_off_when_the_untiled_step_fits() -> None:
+    config = _auto()
+    untiled = estimate_peak_bytes(256, 192, config.with_overrides(tile=0))
+    assert resolve_tile(256, 192, config, untiled).tile == 0
+    assert resolve_tile(256, 192, config.with_overrides(tile=64), untiled).tile == 64  # a size is kept as given
+
+
+def test_auto_tile_picks_the_largest_tile_that_fits() -> None:
+    config = _auto()
+    untiled = estimate_peak_bytes(256, 192, config.with_overrides(tile=0))
+    tile = resolve_tile(256, 192, config, untiled - 1).tile
+    assert isinstance(tile, int) and 32 <= tile < 256 and tile % 16 == 0
+    fits = estimate_peak_bytes(256, 192, config.with_overrides(tile=tile))
+    assert fits <= untiled - 1 < estimate_peak_bytes(256, 192, config.with_overrides(tile=tile + 16))
+    assert resolve_tile(256, 192, config, 1).tile == 32  # nothing fits: the smallest, and the size check says so
+
+
+def test_a_run_with_auto_tile_tiles_only_when_memory_is_short(monkeypatch, content, style) -> None:
+    from stylecore.optim import run
+
+    config = _auto(size=1024, weights="random:0")  # planned only: no step, no big allocation
+    untiled = estimate_peak_bytes(768, 1024, config.with_overrides(tile=0))
+    for budget, tiled in ((untiled, False), (untiled - 1, True)):
+        monkeypatch.setattr(run, "memory_budget", lambda _device, budget=budget: budget)  # no real allocation
+        plan = run.StyleRun(content, style, config)
+        assert (plan.plan.tile > 0) == tiled and plan.config.tile == plan.plan.tile
+        assert run.uses_tiles(768, 1024, plan.config) == tiled

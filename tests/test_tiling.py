@@ -203,7 +203,7 @@ def test_the_command_line_takes_tile(tmp_path, capsys) -> None:
     assert main(argv) == 0
     assert max(Image.open(out).size) == 112
     assert main([("40" if a == "48" else a) for a in argv]) != 0  # --tile 40 is off the 16 px grid
-    assert "tile must be 0 (off) or a multiple of 16" in capsys.readouterr().err
+    assert "tile must be 0 (off), auto, or a multiple of 16" in capsys.readouterr().err
 
 
 def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
@@ -225,4 +225,4 @@ def test_a_tiled_run_checks_its_style_targets_by_the_tile(monkeypatch) -> None:
     config, style, cpu = StyleConfig(size=4096, tile=512), torch.zeros(1, 3, 64, 64), torch.device("cpu")
     run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=True)  # fits: tiles
     with pytest.raises(ConfigError, match=r"style image 1 at style_scale 1 would be 4096x4096 px and need about"):
-        run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=False)  # regions: whole
+        run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=False)  # gathered: whole

@@ -116,9 +116,11 @@ def initial_image(content: Tensor, styles: Sequence[Tensor], config: StyleConfig
 class PixelOptimizer:
     """The pixel optimization at one scale; :meth:`step` is one forward+backward+update.
 
-    Adam works on the pixels and clamps them to [0, 1] after each step. Clamping
+    Both work on the pixels and clamp them to [0, 1] after each step. A bare clamp
     after an L-BFGS step corrupts its curvature pairs (the loss oscillated in our
-    runs), so L-BFGS works on logits instead: pixels = sigmoid(param).
+    runs): the next pair's ``s`` would be the step proposed, not the step taken. So
+    the clamp also rewrites L-BFGS's last direction to the projected step (see
+    :meth:`_project`). Raw pixels beat the former sigmoid logits (README, Performance).
     """
 
     def __init__(
@@ -136,21 +138,19 @@ class PixelOptimizer:
         wanted = [layer for term in self.terms for layer in term.layers]
         self.layers = layer_names(wanted) if wanted else ()  # a pixels-only objective needs no VGG pass
         self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32
-        self.uses_logits = config.optimizer == "lbfgs"
-        if self.uses_logits:
-            self.param = torch.logit(image.detach().clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
+        self.param = image.detach().clone().requires_grad_(True)
+        if config.optimizer == "lbfgs":
             # max_iter=1: one step() = one closure call = one forward+backward.
             self.optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
                 [self.param], lr=config.step_size, max_iter=1, history_size=LBFGS_HISTORY
             )
         else:
-            self.param = image.detach().clone().requires_grad_(True)
             self.optimizer = torch.optim.Adam([self.param], lr=config.step_size)
         self._last: LossTerms | None = None
 
     def image(self) -> Tensor:
         """Current pixels in [0, 1], (1, 3, H, W); part of the graph unless detached."""
-        return torch.sigmoid(self.param) if self.uses_logits else self.param
+        return self.param
 
     def _closure(self) -> float:
         self.optimizer.zero_grad(set_to_none=True)
@@ -158,7 +158,7 @@ class PixelOptimizer:
         if self.tiled is not None:
             values, grad = self.tiled.evaluate(image)
             total = values.pop("total")
-            image.backward(grad)  # type: ignore[no-untyped-call]  # through the sigmoid for L-BFGS
+            image.backward(grad)  # type: ignore[no-untyped-call]
             self._last = LossTerms({name: value.item() for name, value in values.items()}, total.item())
             return self._last.total
         with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -172,9 +172,21 @@ class PixelOptimizer:
 
     def step(self) -> LossTerms:
         """Evaluate the loss at the current pixels, then update them; returns that loss."""
+        before = self.param.detach().clone()
         self.optimizer.step(self._closure)
-        if not self.uses_logits:
-            with torch.no_grad():
-                self.param.clamp_(0, 1)
+        self._project(before)
         assert self._last is not None
         return self._last
+
+    @torch.no_grad()
+    def _project(self, before: Tensor) -> None:
+        """Clamp the pixels to [0, 1]; for L-BFGS, make its last step the one taken.
+
+        torch's L-BFGS builds the next curvature pair from ``s = d * t`` (its stored
+        direction and step length); setting ``d`` to the projected step keeps the pair
+        true to the pixels, and a pair with no curvature left is skipped by L-BFGS itself.
+        """
+        self.param.clamp_(0, 1)
+        state = self.optimizer.state[self.param]
+        if isinstance(self.optimizer, torch.optim.LBFGS) and state.get("t"):
+            state["d"] = (self.param - before).flatten() / state["t"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 
-from ..config import LBFGS_HISTORY, StyleConfig
+from ..config import LBFGS_HISTORY, TILE_AUTO, StyleConfig
 from ..errors import ConfigError
 from ..model.layers import MIN_SIDE, VGG19_LAYERS, trunk_shapes
 from ..objective.style import STATISTICS
-from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, uses_tiles
+from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, tile_px, uses_tiles
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
 #: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
@@ -44,7 +44,7 @@ def estimate_peak_bytes(height: int, width: int, config: StyleConfig) -> int:
     image_bytes = 3 * height * width * 4  # one fp32 copy of the pixels
     state = image_bytes * (2 if config.optimizer == "adam" else 2 * LBFGS_HISTORY + 2)
     if uses_tiles(height, width, config):  # backward keeps one tile's activations, not the image's
-        crop = config.tile + 2 * halo_for(config.layers)
+        crop = tile_px(config) + 2 * halo_for(config.layers)
         activations = int(activation_elements(min(height, crop), min(width, crop), deepest) * ACTIVATION_FACTOR)
         return weight_bytes(deepest) + activations + state + tiled_image_bytes(height, width, config) + FIXED_OVERHEAD
     activations = int(activation_elements(height, width, deepest) * ACTIVATION_FACTOR)
@@ -80,6 +80,25 @@ def largest_fitting_side(height: int, width: int, config: StyleConfig, budget_by
             return side
         side -= 16
     return MIN_SIDE
+
+
+def resolve_tile(height: int, width: int, config: StyleConfig, budget_bytes: int) -> StyleConfig:
+    """``config`` with ``tile="auto"`` made a number for a ``height`` x ``width`` output.
+
+    0 (untiled, the fastest) when the untiled estimate fits ``budget_bytes``; else the largest tile,
+    a multiple of 16 below the long side, whose tiled estimate fits, since bigger tiles recompute less
+    halo (README, Print size). When none fits, 32: the size check then says what to lower.
+    """
+    if config.tile != TILE_AUTO:
+        return config
+    whole = config.with_overrides(tile=0)
+    if estimate_peak_bytes(height, width, whole) <= budget_bytes:
+        return whole
+    for tile in range((max(height, width) - 1) // 16 * 16, 31, -16):
+        tiled = config.with_overrides(tile=tile)
+        if estimate_peak_bytes(height, width, tiled) <= budget_bytes:
+            return tiled
+    return config.with_overrides(tile=32)
 
 
 #: The most pixels any image a run builds may have (about 8000 x 8000), whatever the memory.

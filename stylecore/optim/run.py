@@ -25,11 +25,12 @@ from ..imaging.sizing import fit_long_side
 from ..model.extractor import VGGExtractor, vgg19_extractor
 from ..model.layers import MIN_SIDE, min_side
 from ..objective.regions import check_mask
+from ..objective.style import STATISTICS
 from ..objective.terms import LossTerm, default_terms
 from .device import choose_precision
 from .engine import LossTerms, PixelOptimizer, build_terms, check_term_names, initial_image, resize, to_long_side
-from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side, memory_budget
-from .tiling import TiledObjective, build_tiled_terms, uses_tiles
+from .memory import check_image_size, estimate_peak_bytes, largest_fitting_side, memory_budget, resolve_tile
+from .tiling import TiledObjective, build_tiled_terms, tile_px, uses_tiles
 
 OOM_SHRINK = 0.75  # each CUDA out-of-memory retry shrinks the image by this factor
 
@@ -92,6 +93,7 @@ class RunPlan:
     init: Tensor | None = None  # starting pixels instead of ``config.init`` (a video's warped last frame)
     extra_terms: tuple[LossTerm, ...] = ()  # added to config's content, style and tv terms
     precision: str = "fp32"  # label of the precision choice, for progress, result and metadata
+    tile: int = 0  # config.tile, with "auto" resolved for this output size and device's memory
 
 
 def plan_run(
@@ -114,7 +116,9 @@ def plan_run(
     check_term_names([*default_terms(config), *terms])  # before any work, not at the first scale
     height, width = photo.shape[-2:]
     scales = tuple(scale_plan(height, width, config))
-    _check_sizes(scales, style_list, config, device, tiled_targets=regions is None and config.style_loss != "sliced")
+    config = resolve_tile(*scales[-1][:2], config, _tile_budget(device))
+    # A tiled scale sums its style targets tile by tile unless the statistic gathers every position.
+    _check_sizes(scales, style_list, config, device, tiled_targets=not STATISTICS[config.style_loss].gathered)
     shrink, notices = _fit_gpu_memory(scales[-1], config, device)
     precision = choose_precision(device, config.precision)
     masks = _check_regions(regions, len(style_list), device)
@@ -123,7 +127,15 @@ def plan_run(
     style_masks = _check_regions(style_regions, len(style_list), device, "style region") or ()
     start = None if init is None else resize(_as_batch(init, "init").to(device), height, width)
     return RunPlan(photo, tuple(_prepare_styles(style_list, photo, config)), scales, extractor, device, precision.bf16,
-                   shrink, tuple(notices), masks, style_masks, start, tuple(terms), precision.label)  # fmt: skip
+                   shrink, tuple(notices), masks, style_masks, start, tuple(terms), precision.label,
+                   tile_px(config))  # fmt: skip
+
+
+def _tile_budget(device: torch.device) -> int:
+    """What ``tile="auto"`` must fit: 90% of free GPU memory on CUDA (as the downscale), else the host's budget."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0] * 0.9)
+    return memory_budget(device.type)
 
 
 def _check_sizes(
@@ -136,8 +148,8 @@ def _check_sizes(
 ) -> None:
     """Every image the run will build (each scale, each style at ``style_scale``) fits, before any is made.
 
-    ``tiled_targets``: a tiled scale computes its style targets tile by tile (Gram and mean/covariance
-    without regions; :func:`stylecore.optim.tiling.build_tiled_terms`), so only a tile's activations count.
+    ``tiled_targets``: a tiled scale computes its style targets tile by tile (every statistic that sums over
+    positions; :func:`stylecore.optim.tiling.build_tiled_terms`), so only a tile's activations count.
     """
     budget = memory_budget(device.type)
     for height, width, _ in scales:
@@ -147,7 +159,7 @@ def _check_sizes(
         for number, style in enumerate(styles, start=1):
             what = f"style image {number} at style_scale {config.style_scale:g}"
             sized = fit_long_side(style.shape[-2], style.shape[-1], side)
-            tile = config.tile if tiled_targets and uses_tiles(height, width, config) else 0
+            tile = tile_px(config) if tiled_targets and uses_tiles(height, width, config) else 0
             check_image_size(*sized, what, config, forward_only=True, budget=budget, tile=tile)
             if min(sized) < (need := min_side(config.layers)):
                 raise ConfigError(
@@ -306,6 +318,7 @@ class StyleRun:
     ) -> None:
         self.config = config or StyleConfig()
         self.plan = plan_run(content, styles, self.config, extractor, regions, style_regions, init, terms)
+        self.config = self.config.with_overrides(tile=self.plan.tile)  # "auto" resolved: what the run does
         self.notices = list(self.plan.notices)
         self.clock = clock
         self.history: list[LossTerms] = []
@@ -343,7 +356,7 @@ class StyleRun:
         )
         # The first scale starts from `init` or config.init; later ones (and OOM retries) from the pixels so far.
         start = resize(self._image, h, w) if self.history else self._initial(content, styles)
-        objective = TiledObjective(plan.extractor, terms, content, self.config.tile, bf16=plan.bf16) if tiled else None
+        objective = TiledObjective(plan.extractor, terms, content, plan.tile, bf16=plan.bf16) if tiled else None
         optimizer = PixelOptimizer(start, plan.extractor, terms, self.config, bf16=plan.bf16, tiled=objective)
         while len(self.history) < end:
             before = optimizer.image().detach().clone()

@@ -90,8 +90,16 @@ def tile_grid(height: int, width: int, tile: int, halo: int) -> list[Tile]:
 
 
 def uses_tiles(height: int, width: int, config: StyleConfig) -> bool:
-    """Tile this scale? Only when ``config.tile`` is set and the image is larger than one tile."""
-    return config.tile > 0 and max(height, width) > config.tile
+    """Tile this scale? Only when ``config.tile`` is a size and the image is larger than one tile.
+
+    ``"auto"`` is resolved to a size (or 0) before a run (:func:`stylecore.optim.memory.resolve_tile`).
+    """
+    return 0 < tile_px(config) < max(height, width)
+
+
+def tile_px(config: StyleConfig) -> int:
+    """``config.tile`` as a size; 0 for off and for an unresolved ``"auto"``."""
+    return config.tile if isinstance(config.tile, int) else 0
 
 
 def _crop(tensor: Tensor, box: Box) -> Tensor:
@@ -302,7 +310,7 @@ def build_tiled_terms(
     shares = blend_shares(len(styles), config.style_blend)
     for term in terms:
         if isinstance(term, StyleTerm) and not term.statistic.gathered:  # gathered: the whole image anyway
-            _tiled_style_targets(term, extractor, content, styles, shares, config.tile)
+            _tiled_style_targets(term, extractor, content, styles, shares, tile_px(config))
         elif not isinstance(term, ContentTerm):
             with torch.no_grad():
                 term.set_targets(extractor, content, styles, shares)
