@@ -70,7 +70,8 @@ def test_tile_takes_a_size_or_auto_also_as_the_cli_text(given: object, stored: o
 
 
 def test_tile_auto_from_the_command_line() -> None:
-    from stylecore.cli.main import build_parser, config_from_args
+    from stylecore.cli.common import config_from_args
+    from stylecore.cli.image import build_parser
 
     args = build_parser().parse_args(["a.png", "b.png", "-o", "c.png", "--tile", "auto"])
     assert config_from_args(args).tile == "auto"

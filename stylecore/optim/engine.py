@@ -180,7 +180,7 @@ class PixelOptimizer:
 
     @torch.no_grad()
     def _project(self, before: Tensor) -> None:
-        """Clamp the pixels to [0, 1]; for L-BFGS, make its last step the one taken.
+        """Clamp the pixels to [0, 1]; for L-BFGS, record the step actually taken as its last step.
 
         torch's L-BFGS builds the next curvature pair from ``s = d * t`` (its stored
         direction and step length); setting ``d`` to the projected step keeps the pair
