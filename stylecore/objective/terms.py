@@ -197,10 +197,11 @@ class TemporalTerm:
         return None
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
-        target, mask = self._at(image.shape[-2], image.shape[-1])
+        target, mask = self.at_size(image.shape[-2], image.shape[-1])
         return self.weight * temporal_loss(image, target, mask)
 
-    def _at(self, height: int, width: int) -> tuple[Tensor, Tensor]:
+    def at_size(self, height: int, width: int) -> tuple[Tensor, Tensor]:
+        """Target and mask at a scale's size (a tiled step reads them too); resized once per size."""
         if (height, width) == tuple(self.target.shape[-2:]):
             return self.target, self.mask
         if (height, width) not in self._sized:

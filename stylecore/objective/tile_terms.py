@@ -182,7 +182,7 @@ class TiledTemporal:
         return self.term.name
 
     def value(self, own: Mapping[str, Tensor], pixels: Tensor, window: Window, index: int) -> Tensor:
-        target, mask = self.term._at(*window.size)
+        target, mask = self.term.at_size(*window.size)
         norm = (mask.expand_as(target) * target.pow(2)).sum()  # fixed for the scale; small next to VGG
         box = window.box
         ours = _crop(pixels, window.in_crop())
