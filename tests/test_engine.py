@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from stylecore import ConfigError, StyleConfig, resolve_weights, stylize
+from stylecore.config import LBFGS_HISTORY
 from stylecore.model.extractor import VGGExtractor
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, build_terms, objective
 from stylecore.optim.run import resolve_device
 
 RANDOM = resolve_weights("random")
@@ -151,4 +152,29 @@ def test_lbfgs_curvature_pairs_use_the_projected_step(extractor, content, style)
         state = run.optimizer.state[run.param]
         taken = run.image().detach() - before
         assert torch.allclose(state["d"].view_as(taken) * state["t"], taken, atol=1e-6)
+        assert state["old_dirs"] == []  # the clamp clipped: pairs from before the cut are dropped
     assert ((run.image() == 0) | (run.image() == 1)).any() and run.image().min() >= 0 and run.image().max() <= 1
+
+
+def test_lbfgs_keeps_torchs_memory_while_the_box_does_not_clip(extractor, content, style) -> None:
+    config = _config(optimizer="lbfgs", lr=1e-2, precision="fp32")  # steps of ~0.005: far from the box
+    inner = content.clamp(0.25, 0.75)
+    terms = build_terms(extractor, inner, [style], config)
+    run = PixelOptimizer(inner, extractor, terms, config)
+    plain = inner.clone().requires_grad_(True)
+    reference = torch.optim.LBFGS([plain], lr=1e-2, max_iter=1, history_size=LBFGS_HISTORY)
+
+    def closure() -> torch.Tensor:
+        reference.zero_grad()
+        loss = objective(extractor(plain, run.layers), plain, terms)["total"]
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        run.step()
+        reference.step(closure)
+    kept, torchs = run.optimizer.state[run.param]["old_dirs"], reference.state[plain]["old_dirs"]
+    assert run.image().min() > 0 and run.image().max() < 1  # the box never clipped
+    # Nothing dropped. (The pixels themselves drift apart: the rewritten d is (x + d t) - x, and fp32 rounds
+    # the first, tiny steps by ~1 %, which L-BFGS carries on; that d is the one true to the pixels.)
+    assert len(kept) == len(torchs) >= 3

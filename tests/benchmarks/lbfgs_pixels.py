@@ -1,8 +1,9 @@
 """L-BFGS parametrisations raced to Adam's N-step objective: ``python -m tests.benchmarks.lbfgs_pixels 64 300``.
 
-Variants: ``logits`` (pixels = sigmoid(param)), ``box`` (raw pixels, clamped after each step, the curvature
-pair built from the projected step), ``box-reset`` (raw pixels, clamped, history dropped whenever the clamp
-moved a pixel) and ``penalty`` (raw pixels, a quadratic penalty for leaving [0, 1], clamped only at the end).
+Variants: ``box`` (raw pixels, clamped after each step, the curvature pair built from the projected step),
+``box-reset`` (raw pixels, clamped, history dropped whenever the clamp moved a pixel), ``engine`` (the
+engine's own, both of those) and ``penalty`` (raw pixels, a quadratic penalty for leaving [0, 1], clamped only
+at the end). The former sigmoid-logits variant is gone from the engine; its figures are in the README.
 The judge is the objective at the final pixels clamped to [0, 1], same seeded weights, fp32.
 """
 
@@ -48,7 +49,7 @@ class RawLBFGS(PixelOptimizer):
                 moved = bool(((self.param < 0) | (self.param > 1)).any())
                 self.param.clamp_(0, 1)
                 state = self.optimizer.state[self.param]
-                if self.mode == "box":  # the next pair's s is d * t: make it the step actually taken
+                if self.mode == "box" and state.get("t"):  # the next pair's s is d * t: the step taken
                     state["d"] = (self.param.detach() - before).flatten() / state["t"]
                 elif moved:
                     for key in ("old_dirs", "old_stps", "ro"):
@@ -79,12 +80,12 @@ def main(size: int, n: int) -> None:
     target = judge(adam.image(), extractor, terms)
     print(f"adam {n} steps {adam_s:.1f}s objective {target:.5g}", flush=True)
     lbfgs = config.with_overrides(optimizer="lbfgs")
-    variants = [("logits", None), ("box", None), ("box-reset", None)]
+    variants = [("engine", None), ("box", None), ("box-reset", None)]
     variants += [("penalty", w) for w in (float(a) for a in sys.argv[3:])]
     for mode, weight in variants:
         run = (
             PixelOptimizer(content, extractor, terms, lbfgs)
-            if mode == "logits"
+            if mode == "engine"
             else RawLBFGS(content, extractor, terms, lbfgs, mode, weight or 0.0)
         )
         start, reached = time.perf_counter(), None

@@ -179,8 +179,24 @@ def peer_step_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
     for variant, points in variants.items():
         cells = [f"{_fmt(median(points.get(s)), '.3f')}, {_fmt(_ratio(fastest[s], median(points.get(s))), '.2f')}x"
                  for s in sizes]  # fmt: skip
-        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+        precision = next(iter(points.values()))["extra_info"].get("precision")
+        label = f"{variant} ({precision})" if variant.startswith("ours") and precision else variant
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
+
+
+#: The CPU flags that decide a figure here: SIMD width, and the bf16 units ``precision=auto`` looks for.
+FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
+
+
+def cpu_flags(machine: dict[str, Any]) -> str:
+    """The decisive CPU flags that the run's machine had, e.g. ``AVX2, AVX-512, AVX512-BF16; no AMX-BF16``."""
+    present = set(machine.get("cpu", {}).get("flags", []))
+    if not present:
+        return "flags not recorded"
+    have = [name for flag, name in FLAGS.items() if flag in present]
+    lack = [name for flag, name in FLAGS.items() if flag not in present]
+    return ", ".join(have or ["none of " + "/".join(FLAGS.values())]) + (f"; no {', '.join(lack)}" if lack else "")
 
 
 def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
@@ -188,7 +204,8 @@ def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     rows = main_rows(benchmarks, sizes)
     lines = [
         f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
-        f"{machine.get('cpu', {}).get('count', '?')} CPUs, Python {machine.get('python_version', '?')}. "
+        f"{machine.get('cpu', {}).get('count', '?')} CPUs ({cpu_flags(machine)}), "
+        f"Python {machine.get('python_version', '?')}. "
         "Medians; `original` preset layers; square random images; seeded random weights.",
         "",
         "| | " + " | ".join(f"{s} px" for s in sizes) + " |",
