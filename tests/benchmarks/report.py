@@ -34,6 +34,12 @@ def median(bench: dict[str, Any] | None) -> float | None:
     return bench["stats"]["median"] if bench else None
 
 
+def per_step(bench: dict[str, Any] | None) -> float | None:
+    """A round's median over the steps it timed (``extra_info["steps"]``, 1 when absent)."""
+    value = median(bench)
+    return None if value is None or bench is None else value / bench["extra_info"].get("steps", 1)
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -173,14 +179,16 @@ def peer_step_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
         return []
     sizes = sorted({size for points in variants.values() for size in points})
     peers = [v for v in variants if not v.startswith("ours")]
-    fastest = {s: min((m for v in peers if (m := median(variants[v].get(s))) is not None), default=None) for s in sizes}
+    fastest = {
+        s: min((m for v in peers if (m := per_step(variants[v].get(s))) is not None), default=None) for s in sizes
+    }
     head = " | ".join(f"{s} px: s/step, x vs fastest peer" for s in sizes)
     lines = [f"| peers, same weights and taps | {head} |", "| --- |" + " --- |" * len(sizes)]
     for variant, points in variants.items():
-        cells = [f"{_fmt(median(points.get(s)), '.3f')}, {_fmt(_ratio(fastest[s], median(points.get(s))), '.2f')}x"
+        cells = [f"{_fmt(per_step(points.get(s)), '.3f')}, {_fmt(_ratio(fastest[s], per_step(points.get(s))), '.2f')}x"
                  for s in sizes]  # fmt: skip
         precision = next(iter(points.values()))["extra_info"].get("precision")
-        label = f"{variant} ({precision})" if variant.startswith("ours") and precision else variant
+        label = f"{variant} ({precision})" if variant == "ours" and precision else variant
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 

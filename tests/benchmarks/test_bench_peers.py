@@ -61,7 +61,7 @@ def test_peer_step(benchmark, peer_extractor, peer_size: int, variant: str, tmp_
     step = _stepper(variant, peer_size, peer_extractor, tmp_path)
     benchmark.group = f"peers-step-{peer_size}"
     precision = choose_precision(CPU, "auto" if variant == "ours" else "fp32").label
-    benchmark.extra_info.update(kind="peer-step", size=peer_size, variant=variant, precision=precision)
+    benchmark.extra_info.update(kind="peer-step", size=peer_size, variant=variant, precision=precision, steps=2)
     losses = benchmark.pedantic(lambda: [step() for _ in range(2)], rounds=1 if peer_size == 64 else 3, warmup_rounds=1)
     assert all(math.isfinite(x) and x > 0 for x in losses)
 
@@ -126,6 +126,8 @@ def test_the_report_names_the_cpu_flags_and_our_precision() -> None:
     assert cpu_flags({}) == "flags not recorded"
     rows = [
         {"extra_info": {"kind": "peer-step", "variant": v, "size": 256, "precision": p}, "stats": {"median": m}}
-        for v, p, m in (("ours", "bf16", 0.3), ("tutorial loop", "fp32", 0.6))
+        for v, p, m in (("ours", "bf16", 0.6), ("tutorial loop", "fp32", 1.2))
     ]
+    for row in rows:
+        row["extra_info"]["steps"] = 2  # a round times two steps; the table is per step
     assert "| ours (bf16) | 0.300, 2.00x |" in peer_step_rows(rows)
