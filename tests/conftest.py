@@ -47,6 +47,11 @@ def _no_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
     """``precision="auto"`` means fp32 in every test, whatever bf16 units this CPU has: an AVX512-BF16 or AMX
     machine would otherwise run other arithmetic than an AVX2 one. The bf16 branches are covered by tests that
     inject a capability (test_device.py) or ask for ``precision="bf16"``."""
+    pin_fp32(monkeypatch)
+
+
+def pin_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this CPU report no bf16 units, so ``precision="auto"`` is fp32 here as on an AVX2 machine."""
     from stylecore.optim import device
 
     monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability())

@@ -188,10 +188,12 @@ class PixelOptimizer:
         true to the pixels. When the clamp moved a pixel, the older pairs describe a
         curvature the box has just cut, so they are dropped (measured: README, Performance).
         """
+        state = self.optimizer.state[self.param]
+        if not (isinstance(self.optimizer, torch.optim.LBFGS) and state.get("t")):
+            self.param.clamp_(0, 1)
+            return
         clipped = bool(((self.param < 0) | (self.param > 1)).any())
         self.param.clamp_(0, 1)
-        state = self.optimizer.state[self.param]
-        if isinstance(self.optimizer, torch.optim.LBFGS) and state.get("t"):
-            state["d"] = (self.param - before).flatten() / state["t"]
-            if clipped:
-                state["old_dirs"], state["old_stps"], state["ro"] = [], [], []
+        state["d"] = (self.param - before).flatten() / state["t"]
+        if clipped:
+            state["old_dirs"], state["old_stps"], state["ro"] = [], [], []

@@ -11,6 +11,8 @@ import torch
 
 from stylecore import PRESETS, StyleConfig, VGGExtractor, vgg19_extractor
 
+from ..conftest import pin_fp32
+
 FULL_SIZES = (128, 256, 512)
 SMOKE_SIZES = (64,)
 
@@ -34,9 +36,7 @@ def _no_bf16_units(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     """Replaces the suite's fixture of this name: a smoke run pins ``precision="auto"`` to fp32 like every test,
     a real run (`make bench`) measures what ``auto`` picks on this CPU."""
     if smoke(request.config):
-        from stylecore.optim import device
-
-        monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability())
+        pin_fp32(monkeypatch)
 
 
 @pytest.fixture(scope="session")

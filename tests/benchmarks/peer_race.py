@@ -46,7 +46,7 @@ class PeerTrace:
 
 def run_peer(size: int, steps: int, extractor: VGGExtractor) -> PeerTrace:
     content, style = race_images(size)
-    peer, judge = TutorialLoop(content, style, extractor, TutorialObjective()), _judge(extractor, size)
+    peer, judge = TutorialLoop(content, style, extractor, TutorialObjective()), _judge(extractor, content, style)
     values, seconds, elapsed = [], [], 0.0
     for _ in range(steps):
         start = time.perf_counter()
@@ -57,9 +57,8 @@ def run_peer(size: int, steps: int, extractor: VGGExtractor) -> PeerTrace:
     return PeerTrace(tuple(values), tuple(seconds))
 
 
-def _judge(extractor: VGGExtractor, size: int) -> TutorialObjective:
+def _judge(extractor: VGGExtractor, content: Tensor, style: Tensor) -> TutorialObjective:
     judge = TutorialObjective()
-    content, style = race_images(size)
     judge.set_targets(extractor, content, [style], [1.0])
     return judge
 
@@ -75,7 +74,8 @@ def our_time_to(target: float, size: int, cap: int, extractor: VGGExtractor) -> 
 
     Seconds include our target computation (inside the run's first step); ``inf`` when not reached in ``cap``.
     """
-    judge, (content, style) = _judge(extractor, size), race_images(size)
+    content, style = race_images(size)
+    judge = _judge(extractor, content, style)
     run = StyleRun(content, style, race_config(size, cap, judge.layers), extractor=extractor,
                    terms=[TutorialObjective()])  # fmt: skip
     steps, seconds, value, iterator = 0, 0.0, math.inf, iter(run)

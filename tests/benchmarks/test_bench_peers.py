@@ -125,9 +125,8 @@ def test_the_report_names_the_cpu_flags_and_our_precision() -> None:
     )
     assert cpu_flags({}) == "flags not recorded"
     rows = [
-        {"extra_info": {"kind": "peer-step", "variant": v, "size": 256, "precision": p}, "stats": {"median": m}}
+        {"extra_info": {"kind": "peer-step", "variant": v, "size": 256, "precision": p, "steps": 2},
+         "stats": {"median": m}}  # a round times two steps; the table is per step
         for v, p, m in (("ours", "bf16", 0.6), ("tutorial loop", "fp32", 1.2))
-    ]
-    for row in rows:
-        row["extra_info"]["steps"] = 2  # a round times two steps; the table is per step
+    ]  # fmt: skip
     assert "| ours (bf16) | 0.300, 2.00x |" in peer_step_rows(rows)
