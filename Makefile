@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STYLIZE_ARGS ?= --size 256 --iterations 200 --save-every 50
 
-.PHONY: install test test-fast bench gpu-check lint stylize export demo clean
+.PHONY: install test test-fast bench gpu-check lint docs stylize export demo clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails it.
+docs: install
+	$(BIN)/mkdocs build --strict
+
 stylize: install
 	$(BIN)/stylecore examples/chelsea.jpg examples/strokes.png -o outputs/chelsea_strokes.png $(STYLIZE_ARGS)
 
@@ -55,4 +59,4 @@ demo: install
 	$(BIN)/python demo/app.py
 
 clean:
-	rm -rf $(VENV) outputs artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) outputs artifacts site .pytest_cache .ruff_cache
