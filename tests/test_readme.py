@@ -1,41 +1,89 @@
-"""Every Python block in README.md runs, so the documentation cannot drift from the code.
+"""Every Python block in README.md and the documentation pages (docs/*.md) runs, so they cannot drift from the code.
 
-Blocks that talk to the app (they name http://127.0.0.1:7860/) run against the test server.
+Blocks that talk to the app (they name http://127.0.0.1:7860/) run against the test server. A block that
+must not run here (it needs real weights or a GPU) says so just above its fence, with the reason:
+``<!-- not run: needs a CUDA GPU -->``; it is reported as skipped with that reason.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LOCAL_APP = "http://127.0.0.1:7860/"
+#: A fenced block, with the "not run" note that may sit on the lines just above it.
+FENCE = re.compile(r"(?:<!-- not run: (?P<reason>[^>]*?) -->\s*\n)?^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^(?P=indent)```", re.M | re.S)  # fmt: skip
 
 
-def test_the_readme_has_its_snippets() -> None:
-    assert len(BLOCKS) >= 3 and sum(LOCAL_APP in block for block in BLOCKS) >= 2
+@dataclass(frozen=True)
+class Block:
+    page: str  # the file, relative to the repository
+    index: int  # its place among the page's blocks
+    lang: str  # the fence's language ("" when none)
+    code: str
+    not_run: str | None  # why it must not run, or None
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.index}"
 
 
-@pytest.mark.parametrize("index", [i for i, block in enumerate(BLOCKS) if LOCAL_APP not in block])
-def test_library_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def blocks_of(text: str, page: str) -> list[Block]:
+    """Every fenced block of a Markdown text, indentation (a block inside a list item) removed."""
+    found = []
+    for index, match in enumerate(FENCE.finditer(text)):
+        indent = len(match["indent"])
+        code = "".join(line[indent:] for line in match["code"].splitlines(keepends=True))
+        found.append(Block(page, index, match["lang"], code, match["reason"]))
+    return found
+
+
+BLOCKS = [block for path in PAGES for block in blocks_of(path.read_text(), str(path.relative_to(ROOT)))]
+PYTHON = [block for block in BLOCKS if block.lang == "python"]
+LIBRARY = [block for block in PYTHON if LOCAL_APP not in block.code]
+APP = [block for block in PYTHON if LOCAL_APP in block.code]
+
+
+def test_the_pages_have_their_snippets() -> None:
+    assert any(block.page == "README.md" for block in LIBRARY), "the README shows the library"
+    assert len(LIBRARY) >= 3 and len(APP) >= 2
+    assert not [b.id for b in BLOCKS if b.lang not in ("python", "bash", "")], "only python and bash blocks"
+
+
+def test_a_block_marked_not_run_is_found_with_its_reason() -> None:
+    text = "Text.\n\n<!-- not run: needs a CUDA GPU -->\n```python\nraise SystemExit\n```\n\n  ```python\n  x = 1\n  ```\n"
+    first, second = blocks_of(text, "page.md")
+    assert (first.not_run, first.code) == ("needs a CUDA GPU", "raise SystemExit\n")
+    assert (second.not_run, second.code) == (None, "x = 1\n")
+
+
+def _run(block: Block, code: str) -> None:
+    if block.not_run:
+        pytest.skip(f"{block.id}: {block.not_run}")
+    exec(compile(code, f"{block.id} (python block)", "exec"), {})
+
+
+@pytest.mark.parametrize("block", LIBRARY, ids=lambda b: b.id)
+def test_library_snippet_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    exec(compile(BLOCKS[index], f"README.md python block {index}", "exec"), {})
-    for written in re.findall(r'"(outputs/[^"]+)"', BLOCKS[index]):
+    _run(block, block.code)
+    for written in re.findall(r'"(outputs/[^"]+)"', block.code):
         assert (tmp_path / written).is_file()
 
 
-@pytest.mark.parametrize("index", [i for i, block in enumerate(BLOCKS) if LOCAL_APP in block])
-def test_app_snippet_runs_against_the_app(index: int, url: str, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize("block", APP, ids=lambda b: b.id)
+def test_app_snippet_runs_against_the_app(block: Block, url: str, monkeypatch, capsys) -> None:
     monkeypatch.chdir(ROOT)
-    exec(compile(BLOCKS[index].replace(LOCAL_APP, url), f"README.md python block {index}", "exec"), {})
+    _run(block, block.code.replace(LOCAL_APP, url))
     printed = capsys.readouterr().out
-    if "/stylize" in BLOCKS[index]:
+    if "/stylize" in block.code:
         assert "Done: step 30 / 30" in printed and "[[64, 64], [128, 128], [256, 256]" in printed
     else:
         assert "['extract', 'stylize']" in printed
