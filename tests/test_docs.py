@@ -96,7 +96,7 @@ def test_the_command_lines_are_found() -> None:
 
 
 def _anchors(page: Path) -> set[str]:
-    from markdown.extensions.toc import slugify
+    from markdown.extensions.toc import slugify  # type: ignore[import-untyped]  # MkDocs' own anchors
 
     return {slugify(title, "-") for title in re.findall(r"^#+ (.+)$", page.read_text(), re.M)}
 

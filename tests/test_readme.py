@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LOCAL_APP = "http://127.0.0.1:7860/"
 #: A fenced block, with the "not run" note that may sit on the lines just above it.
-FENCE = re.compile(r"(?:<!-- not run: (?P<reason>[^>]*?) -->\s*\n)?^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^(?P=indent)```", re.M | re.S)  # fmt: skip
+FENCE = re.compile(
+    r"""(?:<!--\ not\ run:\ (?P<reason>[^>]*?)\ -->\s*\n)?   # the note, if any
+        ^(?P<indent>\ *)```(?P<lang>[\w-]*)[^\n]*\n             # the opening fence, maybe in a list item
+        (?P<code>.*?)^(?P=indent)```                             # the code, up to its closing fence""",
+    re.M | re.S | re.X,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ def test_the_pages_have_their_snippets() -> None:
 
 
 def test_a_block_marked_not_run_is_found_with_its_reason() -> None:
-    text = "Text.\n\n<!-- not run: needs a CUDA GPU -->\n```python\nraise SystemExit\n```\n\n  ```python\n  x = 1\n  ```\n"
+    text = "Text.\n\n<!-- not run: needs a CUDA GPU -->\n```python\nraise SystemExit\n```\n\n"
+    text += "- item:\n\n  ```python\n  x = 1\n  ```\n"
     first, second = blocks_of(text, "page.md")
     assert (first.not_run, first.code) == ("needs a CUDA GPU", "raise SystemExit\n")
     assert (second.not_run, second.code) == (None, "x = 1\n")

@@ -71,7 +71,9 @@ def run_settings_table(parser: argparse.ArgumentParser) -> str:
             rows.append(f"| {_spelling(action)} | `{action.default}` |{' |' * (len(names) - 1)} {_help(action)} |")
         elif action.dest in fields:
             values = " | ".join(_cell(getattr(presets[n], action.dest)) for n in names)
-            rows.append(f"| {_spelling(action)} | {values} | {_help(action, getattr(presets[names[0]], action.dest))} |")
+            rows.append(
+                f"| {_spelling(action)} | {values} | {_help(action, getattr(presets[names[0]], action.dest))} |"
+            )
     return "\n".join(rows)
 
 
@@ -80,7 +82,7 @@ def command_table(parser: argparse.ArgumentParser) -> str:
     fields, _ = _settings()
     rows = ["| argument | meaning |", "|---|---|"]
     for action in parser._actions:
-        if action.dest in fields or action.dest == "preset" or isinstance(action, argparse._HelpAction):
+        if action.dest in fields or action.dest == "preset" or action.dest == "help":
             continue
         rows.append(f"| {_spelling(action)} | {_help(action)} |")
     return "\n".join(rows)
