@@ -14,10 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # document this checkout's code, installed or not (as mkdocstrings' `paths` does)
+    sys.path.insert(0, str(ROOT))
 MARKER = re.compile(r"<!-- options: (image|batch|video) -->")
 #: Run settings (``StyleConfig`` fields) go in one table of their own; a command's table has the rest.
 RUN_SETTINGS = "run"
