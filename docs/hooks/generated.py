@@ -35,9 +35,11 @@ def parser_of(command: str) -> argparse.ArgumentParser:
 
 def _settings() -> tuple[set[str], dict[str, Any]]:
     """The config's field names, and the presets by name (the public config API)."""
-    from stylecore.config import PRESETS, config_fields
+    import dataclasses
 
-    return {f.name for f in config_fields()}, dict(PRESETS)
+    from stylecore import PRESETS, StyleConfig
+
+    return {f.name for f in dataclasses.fields(StyleConfig)}, dict(PRESETS)
 
 
 def _spelling(action: argparse.Action) -> str:
