@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from stylecore.config import PRESETS, StyleConfig
+from stylecore import PRESETS, StyleConfig
 
 from .test_readme import BLOCKS, PAGES, ROOT
 
