@@ -45,6 +45,8 @@ def _settings() -> tuple[set[str], dict[str, Any]]:
 def _spelling(action: argparse.Action) -> str:
     """``--size SIZE``, ``--optimizer {adam,lbfgs}``, ``content``: how the option is written."""
     name = ", ".join(f"`{s}`" for s in action.option_strings) or f"`{action.metavar or action.dest}`"
+    if not action.option_strings and action.nargs in ("+", "*"):
+        name = f"{name} …"  # one or more
     if action.option_strings and action.nargs != 0:
         value = "{" + ",".join(map(str, action.choices)) + "}" if action.choices else action.metavar
         name += f" `{value or action.dest.upper()}`"
