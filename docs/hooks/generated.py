@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import importlib
 import re
 import sys
@@ -65,7 +66,7 @@ def _help(action: argparse.Action, default: Any = None) -> str:
     text = action.help or ""
     shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
     text = text.removesuffix(f" (default: {shown})")
-    return text.replace("|", "\\|").replace("\n", " ")
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")  # "OUT/<photo>.png" is text
 
 
 def run_settings_table(parser: argparse.ArgumentParser) -> str:
