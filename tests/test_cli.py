@@ -108,10 +108,10 @@ def test_a_failed_final_write_saves_to_a_fallback(tmp_path: Path, capsys, monkey
     out = tmp_path / "out.png"
     real_save = imageio.save_image
 
-    def flaky_save(image: object, path: Path, meta: object = None) -> Path:
+    def flaky_save(image: object, path: Path, meta: object = None, **kwargs: object) -> Path:
         if Path(path) == out:
             raise PermissionError(13, "Permission denied")
-        return real_save(image, path, meta)
+        return real_save(image, path, meta, **kwargs)
 
     monkeypatch.setattr(imageio, "save_image", flaky_save)
     monkeypatch.setenv("STYLECORE_WEIGHTS", "random")

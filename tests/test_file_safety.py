@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from stylecore.cli.main import main
+from stylecore.imaging.formats import SNAPSHOT_OF
 from stylecore.imaging.images import save_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,15 +388,15 @@ def test_batch_does_not_follow_links_out_of_its_folder(tmp_path: Path, capsys) -
 
 BLOCK_PNG = """
 import pathlib, sys, time
-from PIL import Image
 flag = pathlib.Path(sys.argv[1])
-def save(self, fp, *args, **kwargs):  # half a PNG, then hang until killed
-    with open(fp, "wb") as f:
-        f.write(b"\\x89PNG\\r\\n\\x1a\\n half")
-        f.flush()
+real_write = pathlib.Path.write_bytes
+def write_bytes(self, data):  # half an image at the temporary name, then hang until killed
+    if not self.name.startswith(".stylecore-partial-"):
+        return real_write(self, data)
+    real_write(self, data[: len(data) // 2])
     flag.write_text("writing")
     time.sleep(600)
-Image.Image.save = save
+pathlib.Path.write_bytes = write_bytes
 from stylecore.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -443,7 +444,8 @@ def _run_until_writing(code: str, flag: Path, argv: list[str]) -> subprocess.Pop
 def test_sigkill_while_writing_an_image_keeps_the_earlier_one(tmp_path: Path, which: str) -> None:
     content, style = photo(tmp_path / "c.png", 1), photo(tmp_path / "s.png", 2)
     target = tmp_path / ("o.png" if which == "result" else "o_0001.png")
-    save_image(torch.rand(1, 3, 8, 8), target, MINE)  # an earlier result of this tool: may be replaced, never halved
+    meta = MINE if which == "result" else {**MINE, SNAPSHOT_OF: "o.png"}  # a snapshot replaces only o.png's snapshots
+    save_image(torch.rand(1, 3, 8, 8), target, meta)  # an earlier result of this tool: may be replaced, never halved
     before = hashes(tmp_path)
     save_every = "0" if which == "result" else "1"
     argv = [str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST, "--save-every", save_every]
