@@ -98,7 +98,8 @@ def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
     plan = WritePlan()
     plan.read(args.content, *args.styles, *(args.regions or ()), *(args.style_regions or ()))
     plan.write(args.output)
-    plan.write_matching(args.output.parent, snapshot_names(args.output, config), snapshot_of(args.output))
+    names, owned = snapshot_names(args.output, config), snapshot_of(args.output)
+    plan.write_matching(args.output.parent, names, owned, f"a snapshot of {args.output.name}")
     return plan
 
 

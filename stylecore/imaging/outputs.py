@@ -132,7 +132,7 @@ class WritePlan:
 
     reads: list[Path] = field(default_factory=list)
     writes: list[Path] = field(default_factory=list)  # files replaced only when we made them
-    families: list[tuple[Path, Callable[[str], bool], Callable[[Path], bool]]] = field(default_factory=list)
+    families: list[tuple[Path, Callable[[str], bool], Callable[[Path], bool], str]] = field(default_factory=list)
 
     def read(self, *paths: Path | None) -> None:
         self.reads.extend(p for p in paths if p is not None and str(p) != "-")
@@ -141,39 +141,41 @@ class WritePlan:
         self.writes.extend(paths)
 
     def write_matching(
-        self, folder: Path, matches: Callable[[str], bool], owned: Callable[[Path], bool] | None = None
+        self, folder: Path, matches: Callable[[str], bool], owned: Callable[[Path], bool], what: str
     ) -> None:
         """Files in ``folder`` whose names ``matches`` (e.g. snapshots: too many to list one by one).
 
-        ``owned``: which of them may be replaced (default: any file this tool made).
+        ``owned``: which of them may be replaced; ``what`` names those (e.g. "a snapshot of out.png").
         """
-        self.families.append((folder, matches, owned or made_by_stylecore))
+        self.families.append((folder, matches, owned, what))
 
     def check(self) -> None:
         """Refuse, with one sentence, a write that is an input, not a regular file, or a file not ours to replace."""
         reads = [(p, *_identity(p)) for p in self.reads]
-        targets = [(p, made_by_stylecore) for p in self.writes] + list(self._family_files())
-        for target, owned in targets:
+        targets = [(p, made_by_stylecore, "was not made by stylecore") for p in self.writes]
+        targets += list(self._family_files())
+        for target, owned, what in targets:
             check_regular(target)
             resolved, inode = _identity(target)
             for source, path, ino in reads:
                 if resolved == path or (inode is not None and inode == ino):
                     raise StylecoreError(f"{target} would overwrite the input {source}; choose another output name")
             if os.path.lexists(target) and not _empty(target) and not owned(target):
+                verb = "was not" if what == "made by stylecore" else "is not"
                 raise StylecoreError(
-                    f"{target} exists and was not made by stylecore, so it is kept; move it or choose another name"
+                    f"{target} exists and {verb} {what}, so it is kept; move it or choose another name"
                 )
 
-    def _family_files(self) -> Iterator[tuple[Path, Callable[[Path], bool]]]:
+    def _family_files(self) -> Iterator[tuple[Path, Callable[[Path], bool], str]]:
         """Files already there that a family would write, and the reads that fall in one."""
-        for folder, matches, owned in self.families:
+        for folder, matches, owned, what in self.families:
             with contextlib.suppress(OSError):
                 for entry in os.scandir(folder):
                     if matches(entry.name):
-                        yield folder / entry.name, owned
+                        yield folder / entry.name, owned, f"is not {what}"
             for source in self.reads:  # an input named like a snapshot, possibly not yet resolved
                 if same_file(source.parent, folder) and matches(source.name):
-                    yield folder / source.name, owned
+                    yield folder / source.name, owned, f"is not {what}"
 
 
 def check_no_inputs_inside(folder: Path, reads: Iterable[Path], what: str) -> None:

@@ -61,6 +61,8 @@ class FrameCache:
         self.discarded = 0  # frames dropped because they were made with other settings
         self.settings = json.dumps(settings, sort_keys=True, default=str)
         self.digests: dict[int, list[Any]] = {}  # frame -> [size, sha256] as written
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise StylecoreError(f"{folder} is not a folder; choose another --frames-dir")
         record = self._read_marker()
         if record is None:
             self._take_back_partial_marker()
@@ -151,6 +153,9 @@ class FrameCache:
 
     def save(self, index: int, image: Tensor) -> None:
         """Write frame ``index`` (atomically: a kill leaves no half frame), then list it in the manifest."""
+        path = self.path(index)
+        if os.path.lexists(path) and _fingerprint(path) != self.digests.get(index):
+            raise StylecoreError(f"{path} is not a frame this cache wrote, so it is kept; choose another --frames-dir")
         if not self.folder.is_dir() or not (self.folder / MARKER).exists():
             self._write_marker()  # the marker first: a cache is never a folder of unmarked PNGs
         save_image(image, self.path(index), bits=FRAME_FORMAT.bits)
