@@ -152,7 +152,9 @@ class WritePlan:
     def check(self) -> None:
         """Refuse, with one sentence, a write that is an input, not a regular file, or a file not ours to replace."""
         reads = [(p, *_identity(p)) for p in self.reads]
-        targets = [(p, made_by_stylecore, "was not made by stylecore") for p in self.writes]
+        targets: list[tuple[Path, Callable[[Path], bool], str]] = [
+            (p, made_by_stylecore, "was not made by stylecore") for p in self.writes
+        ]
         targets += list(self._family_files())
         for target, owned, what in targets:
             check_regular(target)
