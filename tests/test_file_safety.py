@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -21,34 +20,10 @@ from stylecore.cli.main import main
 from stylecore.imaging.formats import SNAPSHOT_OF
 from stylecore.imaging.images import save_image
 
+from .file_safety_support import FAST, MINE, error_line, hashes, photo, video_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-FAST = ["--size", "32", "--iterations", "2", "--weights", "random:0", "--content-layers", "conv2_1",
-        "--style-layers", "conv1_1,conv2_1", "-q"]  # fmt: skip
-MINE = {"stylecore:config": "{}"}  # what marks a PNG as one this tool wrote
-
-
-def hashes(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (links as their target text) -> sha256."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink():
-            found[str(path.relative_to(folder))] = "link:" + os.readlink(path)
-        elif path.is_file():
-            found[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-def photo(path: Path, seed: int = 0, size: tuple[int, int] = (40, 32)) -> Path:
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-    return path
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip()
 
 
 # --- High 1: --frames-dir deletes and overwrites files it did not make -------------------------------------
@@ -65,8 +40,7 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
     return folder / "clip.mp4", photo(folder / "style.png", 2)
 
 
-def _video(clip, out: Path, *more: str) -> list[str]:
-    return ["video", str(clip[0]), str(clip[1]), "-o", str(out), *FAST, *more]
+_video = video_argv
 
 
 def test_a_folder_with_a_settings_json_is_not_a_cache(clip, tmp_path: Path, capsys) -> None:

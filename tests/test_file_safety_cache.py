@@ -13,7 +13,8 @@ import pytest
 
 from stylecore.cli.main import main
 
-from .test_file_safety import _video, error_line, hashes, photo
+from .file_safety_support import error_line, hashes, photo
+from .file_safety_support import video_argv as _video
 
 pytest.importorskip("av")
 

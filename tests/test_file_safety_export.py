@@ -10,7 +10,7 @@ import pytest
 
 from export.__main__ import main as export_main
 
-from .test_file_safety import hashes
+from .file_safety_support import hashes
 
 QUICK = ["--weights", "random:0", "--layers", "conv1_1", "--runs", "1", "--sizes", "16", "--profile-size", "16"]
 

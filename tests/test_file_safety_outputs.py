@@ -17,7 +17,7 @@ from stylecore.imaging.formats import SNAPSHOT_OF
 from stylecore.imaging.images import save_image
 from stylecore.imaging.outputs import made_by_stylecore
 
-from .test_file_safety import FAST, error_line, hashes, photo
+from .file_safety_support import FAST, error_line, hashes, photo
 
 HANG_GUARD = pytest.mark.timeout(180, method="signal")  # a FIFO opened for reading would block for ever
 
