@@ -16,6 +16,7 @@ from PIL import Image
 from torch import Tensor
 
 from stylecore import StylecoreError, open_image, pil_to_tensor
+from stylecore.imaging.formats import FORMATS
 from stylecore.imaging.images import load_mask
 from stylecore.model.layers import MIN_SIDE
 from stylecore.objective.regions import check_mask
@@ -98,6 +99,6 @@ def read_region(upload: Input, *, painted: bool) -> Tensor | None:
 
 
 def result_name(*uploads: Input) -> str:
-    """``stylecore-<content>-<style>.png`` from the uploads' own names."""
+    """``stylecore-<content>-<style>.png`` from the uploads' own names (the app offers 8-bit PNG)."""
     stems = [Path(u.name).stem for u in uploads if isinstance(u, Upload)]
-    return "-".join(["stylecore", *stems]) + ".png"
+    return "-".join(["stylecore", *stems]) + FORMATS["png"].suffix

@@ -1,8 +1,9 @@
 """``python -m export``: write the ONNX extractor, check it, profile it.
 
-Every argument is checked before anything is exported; any failure is one line
-on stderr and a non-zero exit. A layer subset is written beside the default
-model (``vgg19_extractor-conv1_1.onnx``), never over it.
+Every argument, and every file it will write (:mod:`export.files`), is checked before anything is
+exported; any failure is one line on stderr and a non-zero exit, and leaves no file behind (the model
+is written under a temporary name and renamed into place only once every check has passed). A layer
+subset is written beside the default model (``vgg19_extractor-conv1_1.onnx``), never over it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stylecore import DEFAULT_LAYERS, StylecoreError, VGGExtractor, vgg19_extractor
-from stylecore.model.layers import layer_names
+from stylecore.imaging.outputs import atomic_file
+from stylecore.model.layers import deepest, layer_names
 from stylecore.model.onnx import OnnxExtractor
+from stylecore.model.weights import WeightsSource, resolve_weights
 
 from . import checks, profiling, report
-from .model import MIN_OPSET, export_onnx, max_opset, metadata_for, model_path, write_metadata
+from .files import REPORT_TITLE, TRACE_NAME, Outputs, write_text
+from .model import MIN_OPSET, export_min_side, export_onnx, max_opset, metadata_for, model_path, write_metadata
+
+#: The largest side --sizes and --profile-size take: a 2048 px VGG19 pass needs about 3 GB already.
+MAX_PROFILE_SIDE = 2048
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,19 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
 class Request:
     """Validated arguments: nothing is exported until all of these are known to be good."""
 
-    weights: str | None
+    weights: WeightsSource
     layers: tuple[str, ...]
     opset: int
     path: Path
+    outputs: Outputs
 
 
 def validate(args: argparse.Namespace) -> Request:
-    """Check every argument before the (slow) export; raises :class:`StylecoreError`."""
+    """Check every argument and every output name before the (slow) export; raises :class:`StylecoreError`."""
     layers = layer_names(part for part in args.layers.split(",") if part.strip())
     if not MIN_OPSET <= args.opset <= max_opset():
         raise StylecoreError(f"--opset must be between {MIN_OPSET} and {max_opset()}, got {args.opset}")
+    if not args.no_profile:
+        _check_sides(layers, args.sizes, args.profile_size)
     _check_out_dir(args.out)
-    return Request(args.weights, layers, args.opset, model_path(args.out, layers))
+    weights = resolve_weights(args.weights)
+    outputs = Outputs(model_path(args.out, layers), profile=not args.no_profile)
+    outputs.check([weights.path] if weights.path is not None else [])
+    return Request(weights, layers, args.opset, outputs.model, outputs)
+
+
+def _check_sides(layers: tuple[str, ...], sizes: tuple[int, ...], profile_size: int) -> None:
+    """Every profiled side between what the deepest layer needs and :data:`MAX_PROFILE_SIDE`."""
+    low = export_min_side(layers)
+    for option, side in [*(("--sizes", s) for s in sizes), ("--profile-size", profile_size)]:
+        if side < low:
+            raise StylecoreError(f"{option} {side} is too small for {deepest(layers)}: it needs at least {low} px")
+        if side > MAX_PROFILE_SIDE:
+            raise StylecoreError(f"{option} {side} is too large; use at most {MAX_PROFILE_SIDE} px")
 
 
 def _check_out_dir(out: Path) -> None:
@@ -97,20 +120,23 @@ def _check_out_dir(out: Path) -> None:
 
 
 def export_and_check(request: Request, extractor: VGGExtractor) -> tuple[dict[str, Any], list[checks.ParityRow]]:
-    """Write the model, run every check, then write the metadata (only for a model that passed)."""
-    path = export_onnx(extractor, request.path, layers=request.layers, opset=request.opset)
-    checks.check_model(path)
-    onnx_extractor = OnnxExtractor(path, layers=request.layers)
-    providers = checks.assert_providers(onnx_extractor)
-    parity = checks.ort_parity(extractor, onnx_extractor) + checks.reference_parity(path, extractor)
-    checks.assert_parity(parity)
-    metadata = metadata_for(path, extractor)
+    """Write the model, run every check, then put it in place with its metadata (only a model that passed)."""
+    side = max(16, export_min_side(request.layers))  # the reference runtime is slow: the smallest side that works
+    request.path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(request.path) as path:  # a failed check leaves nothing behind
+        export_onnx(extractor, path, layers=request.layers, opset=request.opset)
+        checks.check_model(path)
+        onnx_extractor = OnnxExtractor(path, layers=request.layers)
+        providers = checks.assert_providers(onnx_extractor)
+        parity = checks.ort_parity(extractor, onnx_extractor) + checks.reference_parity(path, extractor, side)
+        checks.assert_parity(parity)
+        metadata = metadata_for(path, extractor, request.path.name)
     metadata["checks"] = {
         "providers": providers,
         "parity_tolerance": checks.PARITY_TOLERANCE,
         "max_relative_error": max(r.rel_error for r in parity),
     }
-    write_metadata(metadata, path.with_suffix(".json"))
+    write_metadata(metadata, request.outputs.sidecar)
     return metadata, parity
 
 
@@ -118,11 +144,12 @@ def profile(args: argparse.Namespace, extractor: VGGExtractor, path: Path, metad
             parity: list[checks.ParityRow]) -> str:  # fmt: skip
     providers = metadata["checks"]["providers"]
     layers = extractor.layers  # what was exported, which need not be the default layers
+    trace = path.parent / TRACE_NAME
     ops = profiling.profile_ort(
-        path, args.out, layers=layers, size=args.profile_size, runs=args.runs, opt_level=args.opt_level
+        path, trace, layers=layers, size=args.profile_size, runs=args.runs, opt_level=args.opt_level
     )
     sections = [
-        f"# VGG19 extractor: ONNX export report\n\nMachine: {profiling.machine()}.\n",
+        f"{REPORT_TITLE}\n\nMachine: {profiling.machine()}.\n",
         report.parity_section(parity),
         report.latency_section(profiling.latency_table(path, extractor, args.sizes, args.runs), providers, args.runs),
         report.ops_section(ops, args.profile_size),
@@ -145,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_profile:
             return 0
         markdown = profile(args, extractor, request.path, metadata, parity)
-        (args.out / "profile.md").write_text(markdown)
+        write_text(request.outputs.report, markdown)
     except (StylecoreError, checks.ExportCheckError, OSError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 1

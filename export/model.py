@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from stylecore.model.extractor import VGGExtractor
-from stylecore.model.layers import DEFAULT_LAYERS, layer_names, min_side
+from stylecore.model.layers import DEFAULT_LAYERS, deepest, layer_names, min_side
 from stylecore.model.onnx import file_sha256
 from stylecore.model.weights import WeightsSource
 
@@ -27,6 +27,12 @@ MIN_OPSET = 18  # the oldest opset torch's dynamo exporter writes
 def max_opset() -> int:
     """The newest opset this onnx package knows."""
     return int(onnx.defs.onnx_opset_version())
+
+
+def export_min_side(layers: Sequence[str]) -> int:
+    """The smallest side the exported graph takes: a pool as the deepest output halves once more (pool5: 32)."""
+    side = min_side(layers)
+    return 2 * side if deepest(layers).startswith("pool") else side
 
 
 def model_path(out_dir: Path, layers: Sequence[str]) -> Path:
@@ -58,7 +64,7 @@ def export_onnx(extractor: VGGExtractor, path: Path, *, layers: Sequence[str] | 
     Exports a CPU copy, so a caller's extractor stays where it is (the app's may be on a GPU).
     """
     outputs = layer_names(layers) if layers is not None else extractor.layers
-    side = min_side(outputs)
+    side = export_min_side(outputs)
     batch = torch.export.Dim("batch", min=1, max=256)
     height = torch.export.Dim("height", min=side, max=8192)
     width = torch.export.Dim("width", min=side, max=8192)
@@ -90,11 +96,12 @@ def weights_record(source: WeightsSource) -> dict[str, Any]:
     return record
 
 
-def metadata_for(path: Path, extractor: VGGExtractor) -> dict[str, Any]:
+def metadata_for(path: Path, extractor: VGGExtractor, name: str | None = None) -> dict[str, Any]:
+    """The sidecar of the model at ``path`` (``name``: the model's final name, when ``path`` is a temporary one)."""
     model = onnx.load(str(path), load_external_data=False)
     layers = [output.name for output in model.graph.output]
     return {
-        "model": path.name,
+        "model": name or path.name,
         "sha256": file_sha256(path),
         "bytes": path.stat().st_size,
         "layers": layers,
@@ -105,7 +112,7 @@ def metadata_for(path: Path, extractor: VGGExtractor) -> dict[str, Any]:
             "color": "RGB in [0, 1]",
             "normalisation": "ImageNet mean/std, inside the graph",
             "dynamic": ["batch", "height", "width"],
-            "min_side": min_side(layers),
+            "min_side": export_min_side(layers),
         },
         "opset": written_opset(model),
         "ir_version": model.ir_version,
@@ -120,5 +127,7 @@ def metadata_for(path: Path, extractor: VGGExtractor) -> dict[str, Any]:
 
 
 def write_metadata(metadata: dict[str, Any], path: Path) -> Path:
-    path.write_text(json.dumps(metadata, indent=2) + "\n")
-    return path
+    """The sidecar JSON, written atomically (never through a link)."""
+    from .files import write_text
+
+    return write_text(path, json.dumps(metadata, indent=2) + "\n")

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -74,21 +75,27 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
 
 
 def profile_ort(
-    path: Path, out_dir: Path, *, layers: Sequence[str], size: int, runs: int, opt_level: str = "all"
+    path: Path, final: Path, *, layers: Sequence[str], size: int, runs: int, opt_level: str = "all"
 ) -> OpProfile:
-    """Run ORT with profiling on and summarise kernel time by op type and node."""
-    options = session_options(opt_level, profile_prefix=out_dir / "ort_profile")
-    start = time.perf_counter()
-    extractor = OnnxExtractor(path, layers=layers, session_options=options)  # the file's layers, not the defaults
-    session = extractor.session
-    init_ms = (time.perf_counter() - start) * 1e3
-    image = torch.rand(1, 3, size, size)
-    for _ in range(runs):
-        extractor(image)
-    trace = Path(session.end_profiling())
-    final = out_dir / "ort_profile.json"
-    trace.replace(final)
-    return summarise_trace(final, init_ms, runs)
+    """Run ORT with profiling on and summarise kernel time by op type and node; the trace ends at ``final``.
+
+    ORT writes its trace under a name of its own, so it goes to a private folder beside ``final`` and is
+    renamed onto it: nothing is written through a link at ``final``, and a failure leaves nothing behind.
+    """
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".stylecore-partial-") as private:
+        options = session_options(opt_level, profile_prefix=Path(private) / "ort_profile")
+        start = time.perf_counter()
+        extractor = OnnxExtractor(path, layers=layers, session_options=options)  # the file's layers
+        session = extractor.session
+        init_ms = (time.perf_counter() - start) * 1e3
+        image = torch.rand(1, 3, size, size)
+        for _ in range(runs):
+            extractor(image)
+        trace = Path(session.end_profiling())
+        summary = summarise_trace(trace, init_ms, runs)
+        os.replace(trace, final)
+    summary.trace = final
+    return summary
 
 
 def summarise_trace(trace: Path, init_ms: float, runs: int) -> OpProfile:

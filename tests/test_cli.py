@@ -108,10 +108,10 @@ def test_a_failed_final_write_saves_to_a_fallback(tmp_path: Path, capsys, monkey
     out = tmp_path / "out.png"
     real_save = imageio.save_image
 
-    def flaky_save(image: object, path: Path, meta: object = None) -> Path:
+    def flaky_save(image: object, path: Path, meta: object = None, **kwargs: object) -> Path:
         if Path(path) == out:
             raise PermissionError(13, "Permission denied")
-        return real_save(image, path, meta)
+        return real_save(image, path, meta, **kwargs)
 
     monkeypatch.setattr(imageio, "save_image", flaky_save)
     monkeypatch.setenv("STYLECORE_WEIGHTS", "random")
@@ -206,6 +206,21 @@ def test_convert_writes_compact_safetensors(tmp_path: Path) -> None:
     converted = load_file(str(out))
     assert len(converted) == 32 and torch.equal(converted["34.weight"], state["features.34.weight"])
     assert not any(key.startswith("classifier") for key in converted)  # the classifier is dropped
+    assert convert_main([str(source), str(out)]) == 0  # its own output is replaced by a rerun
+
+
+@pytest.mark.timeout(120, method="signal")
+def test_convert_keeps_what_it_did_not_make_and_never_opens_a_fifo(tmp_path: Path, capsys) -> None:
+    import os
+
+    mine, fifo = tmp_path / "mine.safetensors", tmp_path / "fifo.safetensors"
+    mine.write_text("my notes")
+    os.mkfifo(fifo)
+    assert convert_main(["random:0", str(mine)]) == 1
+    assert "mine.safetensors exists and was not made by stylecore-convert" in capsys.readouterr().err
+    assert convert_main(["random:0", str(fifo)]) == 1
+    assert "is a FIFO, not a regular file" in capsys.readouterr().err
+    assert mine.read_text() == "my notes" and sorted(os.listdir(tmp_path)) == ["fifo.safetensors", "mine.safetensors"]
 
 
 def _mask(path: Path, size: tuple[int, int], left_white: bool = True) -> Path:

@@ -61,7 +61,8 @@ def test_other_settings_start_again(clip_files, tmp_path: Path, capsys) -> None:
     [
         ({"out": "out.png"}, "output must end in .mp4 or .mkv"),
         ({"clip": "notes.mp4"}, "notes.mp4: cannot open as a video"),
-        ({"more": ["--stride", "0"]}, "selects nothing"),
+        ({"more": ["--stride", "0"]}, "stride must be 1 or more, got 0"),
+        ({"more": ["--start", "-1"]}, "start must be 0 or more (frames count from 0), got -1"),
         ({"more": ["--temporal-weight", "nan"]}, "temporal weight must be a finite number"),
         ({"more": ["--backend", "ray", "--chunk", "4", "--overlap", "4"]}, "cannot overlap by 4"),
         ({"more": ["--backend", "ray", "--workers", "0"]}, "--workers must be at least 1"),

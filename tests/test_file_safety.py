@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -18,36 +17,13 @@ import torch
 from PIL import Image
 
 from stylecore.cli.main import main
+from stylecore.imaging.formats import SNAPSHOT_OF
 from stylecore.imaging.images import save_image
+
+from .file_safety_support import FAST, MINE, error_line, hashes, photo, video_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-FAST = ["--size", "32", "--iterations", "2", "--weights", "random:0", "--content-layers", "conv2_1",
-        "--style-layers", "conv1_1,conv2_1", "-q"]  # fmt: skip
-MINE = {"stylecore:config": "{}"}  # what marks a PNG as one this tool wrote
-
-
-def hashes(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (links as their target text) -> sha256."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink():
-            found[str(path.relative_to(folder))] = "link:" + os.readlink(path)
-        elif path.is_file():
-            found[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-def photo(path: Path, seed: int = 0, size: tuple[int, int] = (40, 32)) -> Path:
-    rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-    return path
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip()
 
 
 # --- High 1: --frames-dir deletes and overwrites files it did not make -------------------------------------
@@ -64,8 +40,7 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
     return folder / "clip.mp4", photo(folder / "style.png", 2)
 
 
-def _video(clip, out: Path, *more: str) -> list[str]:
-    return ["video", str(clip[0]), str(clip[1]), "-o", str(out), *FAST, *more]
+_video = video_argv
 
 
 def test_a_folder_with_a_settings_json_is_not_a_cache(clip, tmp_path: Path, capsys) -> None:
@@ -387,15 +362,15 @@ def test_batch_does_not_follow_links_out_of_its_folder(tmp_path: Path, capsys) -
 
 BLOCK_PNG = """
 import pathlib, sys, time
-from PIL import Image
 flag = pathlib.Path(sys.argv[1])
-def save(self, fp, *args, **kwargs):  # half a PNG, then hang until killed
-    with open(fp, "wb") as f:
-        f.write(b"\\x89PNG\\r\\n\\x1a\\n half")
-        f.flush()
+real_write = pathlib.Path.write_bytes
+def write_bytes(self, data):  # half an image at the temporary name, then hang until killed
+    if not self.name.startswith(".stylecore-partial-"):
+        return real_write(self, data)
+    real_write(self, data[: len(data) // 2])
     flag.write_text("writing")
     time.sleep(600)
-Image.Image.save = save
+pathlib.Path.write_bytes = write_bytes
 from stylecore.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -443,7 +418,8 @@ def _run_until_writing(code: str, flag: Path, argv: list[str]) -> subprocess.Pop
 def test_sigkill_while_writing_an_image_keeps_the_earlier_one(tmp_path: Path, which: str) -> None:
     content, style = photo(tmp_path / "c.png", 1), photo(tmp_path / "s.png", 2)
     target = tmp_path / ("o.png" if which == "result" else "o_0001.png")
-    save_image(torch.rand(1, 3, 8, 8), target, MINE)  # an earlier result of this tool: may be replaced, never halved
+    meta = MINE if which == "result" else {**MINE, SNAPSHOT_OF: "o.png"}  # a snapshot replaces only o.png's snapshots
+    save_image(torch.rand(1, 3, 8, 8), target, meta)  # an earlier result of this tool: may be replaced, never halved
     before = hashes(tmp_path)
     save_every = "0" if which == "result" else "1"
     argv = [str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST, "--save-every", save_every]

@@ -17,6 +17,7 @@ from typing import Any
 from .common import (
     Interrupts,
     Parser,
+    add_bit_depth,
     add_run_settings,
     config_from_args,
     fail,
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", help="a folder of photos, or a quoted glob such as 'photos/*.jpg'")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (OUT/<photo>.png)")
+    from ..imaging.formats import FORMATS
+
+    parser.add_argument("--format", choices=list(FORMATS), default="png",
+                        help="result files: png (8-bit), png16 or tiff (16-bit, for print) (default: png)")  # fmt: skip
+    add_bit_depth(parser)
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose result already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--backend", choices=["local", "ray"], default="local",
@@ -60,24 +66,24 @@ def inputs(pattern: str) -> list[Path]:
     return photos
 
 
-def result_names(photos: list[Path], output: Path) -> dict[Path, Path]:
+def result_names(photos: list[Path], output: Path, suffix: str = ".png") -> dict[Path, Path]:
     """OUT/<stem>.png per photo; photos sharing a stem (a.jpg, a.png) get OUT/<name>.png instead."""
     from collections import Counter
 
     from ..errors import StylecoreError
 
     stems = Counter(p.stem for p in photos)
-    results = {p: output / (f"{p.stem}.png" if stems[p.stem] == 1 else f"{p.name}.png") for p in photos}
+    results = {p: output / (f"{p.stem}{suffix}" if stems[p.stem] == 1 else f"{p.name}{suffix}") for p in photos}
     if len(set(results.values())) < len(results):
         raise StylecoreError("two photos would write the same result; rename one of them")
     for stem in sorted(s for s, n in stems.items() if n > 1):
         names = ", ".join(p.name for p in photos if p.stem == stem)
-        say(PROG, f"{names} share a name; their results are named after the whole file name ({stem}.<ext>.png)")
+        say(PROG, f"{names} share a name; their results are named after the whole file name ({stem}.<ext>{suffix})")
     return results
 
 
 def _earlier_result(photo: Path, output: Path) -> bool:
-    """A result of an earlier run in the output folder: not a photo to stylise again."""
+    """A result of an earlier run in the output folder (sealed there, not a download or a copy): not a photo."""
     from ..imaging.outputs import made_by_stylecore, same_file
 
     return same_file(photo.parent, output) and made_by_stylecore(photo)
@@ -116,6 +122,7 @@ class Batch:
 
 def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..errors import StylecoreError
+    from ..imaging.formats import FORMATS
     from ..imaging.images import load_image
     from ..imaging.outputs import WritePlan, decodes, same_file
     from ..model.weights import resolve_weights
@@ -134,12 +141,13 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if Path(args.input).is_dir() and same_file(Path(args.input), args.output):
             raise StylecoreError(f"-o {args.output} is the input folder; give another folder for the results")
         photos = [p for p in photos if not _earlier_result(p, args.output)]
-        results = result_names(photos, args.output)
+        args.bits = _result_format(args).bits
+        results = result_names(photos, args.output, FORMATS[args.format].suffix)
         plan = WritePlan()
         plan.read(*photos, *args.styles)
         plan.write(*results.values())
         plan.check()  # before any work: no result is an input, none replaces a file we did not make
-        args.output.mkdir(parents=True, exist_ok=True)
+        _make_folder(args.output)
         batch = Batch(args, config, [load_image(path) for path in args.styles], interrupts, summary, results)
         todo = [p for p in photos if args.overwrite or not decodes(results[p])]  # a cut-short file is redone
         summary.existing = [results[p] for p in photos if p not in todo]
@@ -150,6 +158,22 @@ def _batch(args: argparse.Namespace, interrupts: Interrupts) -> int:
     if interrupts.received:
         say(PROG, f"stopped by {interrupts.received}; run the same command again to go on")
     return interrupts.status(failed=bool(summary.failed))
+
+
+def _result_format(args: argparse.Namespace) -> Any:
+    """The table entry results are written in (``--format``, ``--bit-depth``); a bad pair is one sentence."""
+    from ..imaging.formats import FORMATS, format_for
+
+    chosen = FORMATS[args.format]
+    return chosen if args.bits is None else format_for(f"result{chosen.suffix}", args.bits)
+
+
+def _make_folder(folder: Path) -> None:
+    from ..errors import StylecoreError
+
+    if folder.exists() and not folder.is_dir():
+        raise StylecoreError(f"-o {folder} is a file; give a folder for the results")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _run_local(batch: Batch, photos: list[Path]) -> None:
@@ -166,7 +190,7 @@ def _run_local(batch: Batch, photos: list[Path]) -> None:
             image = _one(photo, batch.styles, config, extractor, batch.interrupts)
             if batch.interrupts.received:  # a half-done photo is not a result: the next run redoes it
                 return
-            batch.summary.written.append(save_or_fallback(image, batch.result(photo), meta))
+            batch.summary.written.append(save_or_fallback(image, batch.result(photo), meta, batch.args.bits))
         except Exception as exc:  # one bad photo must not lose the others
             _failed(batch.summary, photo, _reason(exc))
 
@@ -197,7 +221,8 @@ def _run_ray(batch: Batch, photos: list[Path]) -> None:
                 if done.image is None:
                     raise StylecoreError(done.error)
                 meta = provenance(batch.config, done.weights)
-                batch.summary.written.append(save_or_fallback(array_to_tensor(done.image), batch.result(photo), meta))
+                result = save_or_fallback(array_to_tensor(done.image), batch.result(photo), meta, batch.args.bits)
+                batch.summary.written.append(result)
             except Exception as exc:  # one bad result must not lose the others
                 _failed(batch.summary, photo, _reason(exc))
             if batch.interrupts.received:

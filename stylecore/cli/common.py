@@ -148,10 +148,19 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
     return preset.with_overrides(**given)
 
 
-def check_output(output: Path, plan: WritePlan, suffixes: tuple[str, ...] = (".png",)) -> None:
-    """Before any work: a writable path ending in one of ``suffixes``; then ``plan``'s writes against its reads."""
-    from ..errors import StylecoreError
+def add_bit_depth(parser: argparse.ArgumentParser) -> None:
+    """``--bit-depth``: 16 for print (a 16-bit PNG; .tif results are always 16-bit)."""
+    parser.add_argument("--bit-depth", type=int, choices=[8, 16], dest="bits",
+                        help="bits per channel: 16 for print (default: 8 for .png, 16 for .tif)")  # fmt: skip
 
+
+def check_output(output: Path, plan: WritePlan, suffixes: tuple[str, ...] | None = None) -> None:
+    """Before any work: a writable path ending in one of ``suffixes`` (default: the image formats' table);
+    then ``plan``'s writes against its reads."""
+    from ..errors import StylecoreError
+    from ..imaging.formats import SUFFIXES
+
+    suffixes = suffixes or SUFFIXES
     endings = " or ".join(suffixes)
     if output.suffix.lower() not in suffixes:
         raise StylecoreError(f"{output}: output must end in {endings}")
@@ -166,16 +175,16 @@ def check_output(output: Path, plan: WritePlan, suffixes: tuple[str, ...] = (".p
         raise StylecoreError(f"{output}: cannot write there ({exc.strerror or exc})") from None
 
 
-def save_or_fallback(image: Any, output: Path, meta: dict[str, str]) -> Path:
+def save_or_fallback(image: Any, output: Path, meta: dict[str, str], bits: int | None = None) -> Path:
     """Write the result; if that fails after all, write it to the temp folder and say so."""
     from ..errors import StylecoreError
     from ..imaging.images import save_image
 
     try:
-        return save_image(image, output, meta)
+        return save_image(image, output, meta, bits=bits)
     except OSError as exc:
-        fallback = Path(tempfile.gettempdir()) / f"stylecore-{output.stem}-{os.getpid()}.png"
-        save_image(image, fallback, meta)
+        fallback = Path(tempfile.gettempdir()) / f"stylecore-{output.stem}-{os.getpid()}{output.suffix.lower()}"
+        save_image(image, fallback, meta, bits=bits)
         raise StylecoreError(
             f"could not write {output} ({exc.strerror or exc}); saved the result to {fallback}"
         ) from exc

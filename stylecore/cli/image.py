@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .common import (
     Interrupts,
     Parser,
+    add_bit_depth,
     add_run_settings,
     check_output,
     config_from_args,
@@ -45,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("content", type=Path, help="content image (any format Pillow reads)")
     parser.add_argument("styles", type=Path, nargs="+", metavar="style", help="style image(s); Grams are averaged")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .png; snapshots go next to it")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="output .png or .tif (16-bit); snapshots go next to it"
+    )
     parser.add_argument(
         "--regions", metavar="M1,M2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
         help="one greyscale mask per style (white: where that style goes; '-': the style for what no mask covers)",
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--style-regions", metavar="S1,S2", type=lambda text: [Path(part.strip()) for part in text.split(",")],
         help="with --regions: per style, the part of that style image to copy (white; '-': all of it)",
     )  # fmt: skip
+    add_bit_depth(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_run_settings(parser)
     return parser
@@ -79,6 +83,14 @@ def snapshot_names(output: Path, config: StyleConfig) -> Callable[[str], bool]:
     return matches
 
 
+def snapshot_of(output: Path) -> Callable[[Path], bool]:
+    """A file a snapshot may replace: a snapshot this tool wrote for the same output, never a finished result."""
+    from ..imaging.formats import SNAPSHOT_OF
+    from ..imaging.outputs import provenance_of
+
+    return lambda path: (provenance_of(path) or {}).get(SNAPSHOT_OF) == output.name
+
+
 def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
     """What ``stylecore`` reads (photo, styles, masks) and writes (result, snapshots)."""
     from ..imaging.outputs import WritePlan
@@ -86,7 +98,8 @@ def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
     plan = WritePlan()
     plan.read(args.content, *args.styles, *(args.regions or ()), *(args.style_regions or ()))
     plan.write(args.output)
-    plan.write_matching(args.output.parent, snapshot_names(args.output, config), "snapshot")
+    names, owned = snapshot_names(args.output, config), snapshot_of(args.output)
+    plan.write_matching(args.output.parent, names, owned, f"a snapshot of {args.output.name}")
     return plan
 
 
@@ -94,13 +107,15 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     from tqdm import tqdm
 
     from ..config import provenance
-    from ..imaging.images import load_image, save_image
+    from ..imaging.formats import format_for
+    from ..imaging.images import load_image
     from ..optim.device import choose_precision
     from ..optim.run import Progress, resolve_device, stylize
 
     rank = _join_torchrun()  # before the device: under torchrun each rank takes its own GPU
     device = resolve_device(config.device)
     check_output(args.output, write_plan(args, config))
+    format_for(args.output, args.bits)  # a .tif at 8 bits: one sentence before any work
     content = load_image(args.content)  # the engine sizes it (config.size, style_scale)
     styles = [load_image(path) for path in args.styles]
     regions, style_regions = _regions(args, styles, content)
@@ -111,11 +126,13 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     meta = {**provenance(config, extractor.weights.label), "stylecore:precision": precision.label}
     bar = tqdm(total=config.iterations, disable=args.quiet or rank > 0, unit="it", dynamic_ncols=True, file=sys.stderr)
 
+    snapshot = _snapshot_writer(args, meta)
+
     def on_step(p: Progress) -> bool:
         bar.update(1)
         bar.set_postfix({name: f"{value:.3g}" for name, value in p.losses.values.items()})
         if rank == 0 and p.snapshot and config.save_every and p.iteration < p.iterations:
-            save_image(p.image, snapshot_path(args.output, p.iteration, p.iterations), meta)
+            snapshot(p.image, snapshot_path(args.output, p.iteration, p.iterations))
         return interrupts.received is not None
 
     with bar:
@@ -127,8 +144,26 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
         finally:
             interrupts.running = False
     if rank == 0:  # every rank holds the same image
-        save_or_fallback(result.image, args.output, meta)
+        save_or_fallback(result.image, args.output, meta, args.bits)
     return result
+
+
+def _snapshot_writer(args: argparse.Namespace, meta: dict[str, str]) -> Callable[[Any, Path], None]:
+    """Write a snapshot (marked as one of ``args.output``); one that fails is a warning, not the end of the run."""
+    from ..imaging.formats import SNAPSHOT_OF
+    from ..imaging.images import save_image
+
+    failed: list[str] = []
+
+    def write(image: Any, path: Path) -> None:
+        try:
+            save_image(image, path, {**meta, SNAPSHOT_OF: args.output.name}, bits=args.bits)
+        except OSError as exc:
+            if not failed:  # once: a full disk would say it at every snapshot
+                warn(f"could not write the snapshot {path} ({exc.strerror or exc}); the run goes on")
+            failed.append(str(path))
+
+    return write
 
 
 def _join_torchrun() -> int:

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import ImageError
@@ -156,16 +156,25 @@ def load_image(source: str | Path | IO[bytes], size: int | None = None) -> Tenso
     return pil_to_tensor(resize_long_side(image, size) if size else image)
 
 
-def save_image(image: Tensor | Image.Image, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
-    """Save as PNG with text metadata (e.g. which weights made it), atomically; creates folders."""
+def save_image(
+    image: Tensor | Image.Image,
+    path: str | Path,
+    metadata: Mapping[str, str] | None = None,
+    *,
+    bits: int | None = None,
+) -> Path:
+    """Save in the format of ``path``'s suffix (``.png``; ``.tif``/``.tiff``: 16-bit) with its provenance.
+
+    Atomic (a crash leaves the old file or the new one) and creates folders. ``metadata`` is stored as
+    text (e.g. which weights made it), with a seal that marks the file as ours at this path
+    (:mod:`stylecore.imaging.formats`). ``bits``: 16 for a 16-bit PNG; the float result is quantised
+    to 16 bits directly, never through 8.
+    """
+    from .formats import encode_file, format_for
+
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ImageError(f"{path}: output must be a .png file")
-    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
-    info = PngImagePlugin.PngInfo()
-    for key, value in (metadata or {}).items():
-        info.add_text(key, value)
+    blob = encode_file(image, path, dict(metadata or {}), format_for(path, bits))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as temp:  # a crash leaves the old file or the new one, never half
-        pil.save(temp, format="PNG", pnginfo=info)
+    with atomic_file(path) as temp:
+        temp.write_bytes(blob)
     return path

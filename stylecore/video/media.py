@@ -47,8 +47,12 @@ class Selection:
     stride: int = 1
 
     def __post_init__(self) -> None:
-        if self.start < 0 or self.stride < 1 or (self.end is not None and self.end <= self.start):
-            raise StylecoreError(f"frame range {self.start}:{self.end} step {self.stride} selects nothing")
+        if self.start < 0:
+            raise StylecoreError(f"start must be 0 or more (frames count from 0), got {self.start}")
+        if self.stride < 1:
+            raise StylecoreError(f"stride must be 1 or more, got {self.stride}")
+        if self.end is not None and self.end <= self.start:
+            raise StylecoreError(f"end {self.end} is not after start {self.start}, so the range selects nothing")
 
     def count(self, frames: int) -> int:
         """How many frames this takes from a clip of ``frames``."""
