@@ -91,7 +91,7 @@ def _png_text(bits: int) -> Callable[[bytes], Text | None]:
             if header.bitdepth != bits or header.color_type != 2:  # type 2: RGB, no alpha, no palette
                 return None  # another depth or layout: another entry's (or nobody's) file
             with Image.open(io.BytesIO(blob), formats=["PNG"]) as image:
-                return {key: str(value) for key, value in image.info.items() if isinstance(value, str)}
+                return {k: str(v) for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
         except (*_PNG_ERRORS, *_PIL_ERRORS):
             return None
 
@@ -133,13 +133,18 @@ def _tiff_read(blob: bytes, decode: bool) -> tuple[Text, Pixels | None] | None:
     """(text, decoded pixels or None); None: not a 16-bit RGB TIFF with our JSON text."""
     try:
         with tifffile.TiffFile(io.BytesIO(blob)) as tiff:
-            page = tiff.pages.first
-            if page.dtype != np.uint16 or page.shape[-1:] != (3,) or page.photometric != tifffile.PHOTOMETRIC.RGB:
+            page = tiff.pages[0]
+            if (
+                not isinstance(page, tifffile.TiffPage)
+                or page.dtype != np.uint16
+                or page.shape[-1:] != (3,)
+                or page.photometric != tifffile.PHOTOMETRIC.RGB
+            ):
                 return None
             text = json.loads(page.description)
             if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
                 return None
-            ends = [at + size for at, size in zip(page.dataoffsets, page.databytecounts)]
+            ends = [at + size for at, size in zip(page.dataoffsets, page.databytecounts, strict=True)]
             if not decode or not ends or max(ends) > len(blob):
                 return text, None  # cut short: tifffile would fill the missing strips with zeros
             return text, page.asarray()
