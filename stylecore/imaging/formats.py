@@ -73,7 +73,7 @@ def _png8_write(pixels: Pixels, text: Text) -> bytes:
 def _png16_write(pixels: Pixels, text: Text) -> bytes:
     height, width = pixels.shape[:2]
     rows = np.ascontiguousarray(pixels.astype(">u2")).view(np.uint8).reshape(height, -1)  # PNG's byte order
-    image = io.BytesIO()
+    image = io.BytesIO()  # pypng filters no rows: smooth 16-bit images come out larger than TIFF's (notes/formats.md)
     png.Writer(width, height, greyscale=False, bitdepth=16, compression=6).write_packed(image, rows)
     # pypng has no text API: its own chunk reader and writer put iTXt chunks (uncompressed) after IHDR.
     chunks = list(png.Reader(bytes=image.getvalue()).chunks())
