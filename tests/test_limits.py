@@ -52,9 +52,16 @@ def test_admissions_age_out_and_the_queue_is_what_counts() -> None:
     assert limit.admit(ALICE, [ALICE]) is None  # one of them finished
 
 
-def test_client_keys_prefer_the_proxy_header() -> None:
-    request = SimpleNamespace(headers={"x-forwarded-for": "1.2.3.4, 10.0.0.9"}, client=None, session_hash="s")
+def test_client_keys_believe_the_proxy_header_only_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    request = SimpleNamespace(headers={"x-forwarded-for": "1.2.3.4, 10.0.0.9"}, client=SimpleNamespace(host="10.0.0.9"),
+                              session_hash="s")  # fmt: skip
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("STYLECORE_TRUST_FORWARDED", raising=False)
+    assert client_keys(request) == ("ip:10.0.0.9", "session:s")  # anyone can send the header
+    monkeypatch.setenv("SPACE_ID", "someone/app")  # a Space's proxy sets it
     assert client_keys(request) == ("ip:1.2.3.4", "session:s")
+    monkeypatch.setenv("STYLECORE_TRUST_FORWARDED", "0")
+    assert client_keys(request) == ("ip:10.0.0.9", "session:s")
     direct = SimpleNamespace(headers={}, client=SimpleNamespace(host="127.0.0.1"), session_hash=None)
     assert client_keys(direct) == ("ip:127.0.0.1",)
     assert client_keys(None) == ()
