@@ -43,7 +43,7 @@ from demo.inputs import Input, Rejected, Upload
 from demo.limits import BodyLimit, ClientLimit, FairQueue, UploadQuota, client_keys, pending_keys
 from demo.models import Models
 from demo.outputs import OutputDir
-from demo.uploads import MAX_UPLOAD, MAX_UPLOAD_BYTES, UPLOAD_QUOTA_BYTES, as_input, exit_on_sigterm, hold_results
+from demo.uploads import MAX_UPLOAD, MAX_UPLOAD_BYTES, as_input, exit_on_sigterm, hold_results
 from stylecore import ConfigError, StyleConfig, StylecoreError
 from stylecore.model.layers import MIN_SIDE
 
@@ -481,7 +481,7 @@ class StyleApp:
             "app_kwargs": {
                 "middleware": [
                     Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
-                    Middleware(UploadQuota, max_bytes=UPLOAD_QUOTA_BYTES, window_s=CACHE_S),
+                    Middleware(UploadQuota, window_s=CACHE_S),
                 ]
             },
             "css": layout.CSS,

@@ -35,7 +35,7 @@ from typing import Any
 import gradio as gr
 from gradio.context import LocalContext
 
-from .uploads import discard_uploads, joined, public_detail, track_mcp_decodes
+from .uploads import discard_uploads, joined, public_detail, track_mcp_decodes, upload_quota
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -251,16 +251,22 @@ class _JoinRequest:
 class UploadQuota:
     """ASGI middleware: at most ``max_bytes`` uploaded per address in ``window_s`` (Gradio keeps uploads that long).
 
+    ``max_bytes`` None: :func:`demo.uploads.upload_quota`, read at each upload (an operator's setting).
+
     Bytes are counted on ``POST .../upload`` as they stream in; a declared body over what is
     left is refused (429) before any of it is read, and an undeclared one is cut off where
     it passes the quota. One sentence, no server path.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, window_s: float,
+    def __init__(self, app: ASGIApp, window_s: float, max_bytes: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
-        self.app, self.max_bytes, self.window_s, self.clock = app, max_bytes, window_s, clock
+        self.app, self.window_s, self.clock, self._max_bytes = app, window_s, clock, max_bytes
         self._spent: dict[str, list[tuple[float, int]]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def max_bytes(self) -> int:
+        return upload_quota() if self._max_bytes is None else self._max_bytes
 
     def used(self, address: str) -> int:
         """Bytes ``address`` uploaded in the last ``window_s``."""
@@ -281,10 +287,11 @@ class UploadQuota:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         address = client_address(headers, _Peer(scope.get("client")))
-        left = self.max_bytes - self.used(address)
+        quota = self.max_bytes
+        left = quota - self.used(address)
         declared = headers.get("content-length", "")
         if left <= 0 or (declared.isdigit() and int(declared) > left):
-            return await _refuse(send, 429, self.sentence())
+            return await _refuse(send, 429, self.sentence(quota))
 
         async def counted() -> Message:
             nonlocal left
@@ -296,9 +303,9 @@ class UploadQuota:
 
         return await self.app(scope, counted, send)
 
-    def sentence(self) -> str:
+    def sentence(self, quota: int) -> str:
         return (
-            f"You uploaded {self.max_bytes // 2**20} MB in the last {self.window_s / 60:g} minutes, "
+            f"This upload would pass {quota / 2**20:g} MB uploaded in {self.window_s / 60:g} minutes, "
             "this app's limit per visitor; try again later."
         )
 

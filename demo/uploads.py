@@ -52,6 +52,15 @@ class _Refused(Exception):
     pass
 
 
+def upload_quota() -> int:
+    """Bytes one address may upload per hour: ``STYLECORE_UPLOAD_QUOTA_MB``, else :data:`UPLOAD_QUOTA_BYTES`."""
+    text = os.environ.get("STYLECORE_UPLOAD_QUOTA_MB", "").strip()
+    try:
+        return max(0, int(float(text) * 2**20)) if text else UPLOAD_QUOTA_BYTES
+    except ValueError:
+        return UPLOAD_QUOTA_BYTES
+
+
 def allowed_roots() -> tuple[Path, ...]:
     """Gradio's upload cache and the bundled examples, symlinks resolved."""
     return (Path(os.path.realpath(get_upload_folder())), Path(os.path.realpath(EXAMPLES)))
