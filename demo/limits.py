@@ -188,9 +188,9 @@ class FairQueue:
         too): a call that raises loses the files it uploaded.
         """
         queue, push, process = blocks._queue, blocks._queue.push, blocks.process_api
+        track_mcp_decodes()
 
         async def gated(body: Any, request: Any, username: str | None) -> tuple[bool, Any, str]:
-            track_mcp_decodes(blocks)  # the MCP server exists once the app is served
             limit, keys, refusal = self.door(blocks, body, request)
             if refusal is not None:
                 discard_uploads(body.data, blocks.upload_file_set)

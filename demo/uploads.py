@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -273,22 +274,30 @@ def forget_decodes_of(upload: Path) -> None:
         DECODES.drop_twins(upload)
 
 
-def track_mcp_decodes(blocks: Any) -> None:
-    """Record the files the MCP server decodes from data: URLs (Gradio keeps them for good otherwise)."""
-    server = getattr(blocks, "mcp_server_obj", None)
-    if server is None or getattr(server, "_stylecore_tracked", False):
-        return
-    convert = server.convert_strings_to_filedata
+def track_mcp_decodes() -> None:
+    """Record the files Gradio's MCP server decodes from data: URLs (it keeps them for good otherwise).
 
-    def tracked(value: Any, positions: Any) -> Any:
-        converted = convert(value, positions)
+    Patched on the class, once, before any server exists: the first call decodes before any hook
+    on a live server could be set. Without the ``mcp`` extra there is nothing to track.
+    """
+    try:
+        from gradio.mcp import GradioMCPServer
+    except ImportError:
+        return
+    convert = GradioMCPServer.convert_strings_to_filedata
+    if getattr(convert, "_stylecore_tracked", False):
+        return
+
+    @functools.wraps(convert)
+    def tracked(self: Any, value: Any, positions: Any) -> Any:
+        converted = convert(self, value, positions)
         for raw in file_paths(converted):
             if not is_http_url_like(raw):
                 DECODES.add(Path(os.path.realpath(raw)))
         return converted
 
-    server.convert_strings_to_filedata = tracked
-    server._stylecore_tracked = True
+    tracked._stylecore_tracked = True  # type: ignore[attr-defined]
+    GradioMCPServer.convert_strings_to_filedata = tracked  # type: ignore[method-assign]
 
 
 def _digest(path: Path) -> str:
