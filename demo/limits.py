@@ -23,7 +23,10 @@ else a client could name a new address in every request.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
+import gc
 import json
 import os
 import threading
@@ -101,6 +104,7 @@ class ClientLimit:
         finally:
             with self._lock:
                 self._running.remove(keys)
+            give_back_memory()
 
     def admit(self, keys: tuple[str, ...], pending: Iterable[tuple[str, ...]]) -> str | None:
         """Record an admission and return None, or return why the client must wait.
@@ -189,6 +193,7 @@ class FairQueue:
         """
         queue, push, process = blocks._queue, blocks._queue.push, blocks.process_api
         track_mcp_decodes()
+        bound_allocator()
 
         async def gated(body: Any, request: Any, username: str | None) -> tuple[bool, Any, str]:
             limit, keys, refusal = self.door(blocks, body, request)
@@ -221,11 +226,12 @@ class FairQueue:
     def door(self, blocks: Any, body: Any, request: Any) -> tuple[ClientLimit | None, tuple[str, ...], str | None]:
         """(the event's limit, its client, why it must wait or None); admits it when it may join."""
         fn = blocks.fns.get(body.fn_index) if body.fn_index is not None else None
-        limit = self.limits.get(getattr(fn, "concurrency_id", None) or "")
+        group = getattr(fn, "concurrency_id", None) or ""
+        limit = self.limits.get(group)
         if limit is None:
             return None, (), None
         keys = client_keys(_JoinRequest(request, body.session_hash))
-        return limit, keys, limit.admit(keys, pending_keys(blocks._queue, fn.concurrency_id))
+        return limit, keys, limit.admit(keys, pending_keys(blocks._queue, group))
 
     def counted(self, concurrency_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` (a plain callback), counted for its client while it runs (:meth:`ClientLimit.running`)."""
@@ -320,6 +326,45 @@ async def _refuse(send: Any, status: int, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# ---- memory: what a call freed goes back to the system ---------------------------------------------------
+
+#: glibc's mallopt parameters (malloc.h).
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8
+#: Buffers from this size up are their own mappings, returned to the system when freed.
+MMAP_FROM_BYTES = 2**20
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (musl, macOS): its allocator's own policy holds
+        return None
+
+
+def bound_allocator() -> None:
+    """Keep glibc's heap from holding what calls freed: few arenas, big buffers as their own mappings.
+
+    By default every worker thread may get an arena of its own (8 per core), and the
+    threshold above which a buffer is mapped on its own rises to 32 MB after the first
+    large free, so decoded images and activations then come from the arenas, where they
+    fragment and stay resident. Fixing the threshold also turns its adjustment off.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, 2)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM_BYTES)
+
+
+def give_back_memory() -> None:
+    """After a call: collect cycles, then hand the heap's free pages back (``malloc_trim``)."""
+    gc.collect()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class BodyLimit:

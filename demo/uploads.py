@@ -297,7 +297,7 @@ def track_mcp_decodes() -> None:
         return converted
 
     tracked._stylecore_tracked = True  # type: ignore[attr-defined]
-    GradioMCPServer.convert_strings_to_filedata = tracked  # type: ignore[method-assign]
+    GradioMCPServer.convert_strings_to_filedata = tracked  # type: ignore[method-assign,assignment]
 
 
 def _digest(path: Path) -> str:

@@ -36,7 +36,9 @@ def _env(rank: int, port: int, **extra: str) -> dict[str, str]:
 def _rank(rank: int, port: int, out: Path, *extra: str, **env: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "stylecore", str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"),
             "-o", str(out), *QUICK, *extra]  # fmt: skip
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(rank, port, **env))
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(rank, port, **env)
+    )
 
 
 def _one_sentence(stderr: str) -> str:
@@ -86,9 +88,9 @@ def test_a_lost_peer_without_an_image_says_so_and_others_pass() -> None:
     with pytest.raises(RuntimeError, match="gloo"), alone.together(saved.append):
         raise RuntimeError("gloo: not in a group, so not ours")  # one process: nothing is caught
     pair = Ranks(0, 2)
-    with pytest.raises(StylecoreError, match="before the first step; there is no image to save yet"):
-        with pair.together(saved.append):
-            raise RuntimeError("[pair.cc:545] Read error: Connection reset by peer")
+    lost = pytest.raises(StylecoreError, match="before the first step; there is no image to save yet")
+    with lost, pair.together(saved.append):
+        raise RuntimeError("[pair.cc:545] Read error: Connection reset by peer")
     with pytest.raises(ValueError), pair.together(saved.append):
         raise ValueError("not a lost peer")
     assert saved == []

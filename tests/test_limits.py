@@ -109,8 +109,8 @@ def test_undeclared_bodies_are_cut_off_when_they_pass_the_cap() -> None:
 
 @pytest.mark.slow
 def test_one_client_cannot_fill_the_queue(url: str) -> None:
-    from gradio_client import Client, handle_file
-    from gradio_client.exceptions import ValidationError
+    from gradio_client import Client, handle_file  # type: ignore[import-untyped]
+    from gradio_client.exceptions import ValidationError  # type: ignore[import-untyped]
 
     from .conftest import EXAMPLES
 
@@ -245,7 +245,7 @@ def test_uploads_are_capped_per_address_and_age_out() -> None:
 
 def _fn_index(app: Any, name: str) -> int:
     """The ``fn_index`` of the app's callback ``name`` (private ones have no API name)."""
-    return next(i for i, fn in app.demo.fns.items() if getattr(fn.fn, "__name__", "") == name)
+    return int(next(i for i, fn in app.demo.fns.items() if getattr(fn.fn, "__name__", "") == name))
 
 
 def _join(url: str, fn_index: int, data: list[Any], session: str, headers: dict[str, str] | None = None) -> Any:

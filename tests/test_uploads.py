@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 
 from demo import uploads
-from demo.uploads import MAX_INPUT_PIXELS, Rejected, Upload, check_payload
+from demo.inputs import MAX_INPUT_PIXELS, Rejected, Upload
+from demo.uploads import check_payload
 
 from .conftest import EXAMPLES
 
@@ -372,7 +373,9 @@ def test_the_mcp_stylize_tool_runs_and_leaves_no_decoded_files(url: str) -> None
     assert "painted" not in schema["properties"] and "region" in schema["properties"]
     assert "Iterations must be a whole number" in refused
     assert "Done: step 1 / 1" in ran, ran
-    root = Path(uploads.get_upload_folder())
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder())
     copies = [p for p in root.rglob("file.png") if p.is_file() and p.stat().st_size == len(photo)]  # MCP's name
     # the run that worked keeps its one upload (Gradio's hour); the decodes and the refused call's copies are gone
     assert sum(hashlib.sha256(p.read_bytes()).hexdigest() == digest for p in copies) == 1
