@@ -73,7 +73,7 @@ class Peak(threading.Thread):
 def call(url: str, api_name: str, **kwargs: Any) -> None:
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})  # a loaded machine answers slowly
     files = {k: handle_file(str(v)) for k, v in kwargs.items() if isinstance(v, Path)}
     client.predict(**{**kwargs, **files}, api_name=api_name)
 
