@@ -23,10 +23,7 @@ else a client could name a new address in every request.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
-import gc
 import json
 import os
 import threading
@@ -38,6 +35,7 @@ from typing import Any
 import gradio as gr
 from gradio.context import LocalContext
 
+from .memory import bound_allocator, give_back_memory
 from .uploads import discard_uploads, joined, public_detail, track_mcp_decodes, upload_quota
 
 Scope = MutableMapping[str, Any]
@@ -326,45 +324,6 @@ async def _refuse(send: Any, status: int, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-# ---- memory: what a call freed goes back to the system ---------------------------------------------------
-
-#: glibc's mallopt parameters (malloc.h).
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8
-#: Buffers from this size up are their own mappings, returned to the system when freed.
-MMAP_FROM_BYTES = 2**20
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc (musl, macOS): its allocator's own policy holds
-        return None
-
-
-def bound_allocator() -> None:
-    """Keep glibc's heap from holding what calls freed: few arenas, big buffers as their own mappings.
-
-    By default every worker thread may get an arena of its own (8 per core), and the
-    threshold above which a buffer is mapped on its own rises to 32 MB after the first
-    large free, so decoded images and activations then come from the arenas, where they
-    fragment and stay resident. Fixing the threshold also turns its adjustment off.
-    """
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(M_ARENA_MAX, 2)
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM_BYTES)
-
-
-def give_back_memory() -> None:
-    """After a call: collect cycles, then hand the heap's free pages back (``malloc_trim``)."""
-    gc.collect()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
 
 
 class BodyLimit:
