@@ -285,18 +285,22 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 
 @pytest.mark.slow
-def test_joining_the_run_behind_the_pages_check_adds_no_runs(app: Any, url: str, held: threading.Event) -> None:
+def test_joining_the_run_behind_the_pages_check_adds_no_runs(
+    app: Any, url: str, held: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Finding 8: one page check, then many raw joins of the run it let through, in the same session."""
     from .conftest import EXAMPLES
 
+    monkeypatch.setenv("STYLECORE_TRUST_FORWARDED", "1")  # an address of its own: no other test's runs count
+    address = {"x-forwarded-for": f"192.0.2.{uuid.uuid4().int % 250 + 1}"}
     session = uuid.uuid4().hex
     values = {**app.defaults, "content": {"path": str(EXAMPLES / "chelsea.jpg")},
               "style": {"path": str(EXAMPLES / "strokes.png")}, "iterations": 1, "size": 64}  # fmt: skip
     data = [values.get(name) for name in app.names]
     checked = httpx.post(url + "gradio_api/run/predict", json={"data": data, "fn_index": _fn_index(app, "page_check"),
-                         "session_hash": session}, timeout=60)  # fmt: skip
+                         "session_hash": session}, headers=address, timeout=60)  # fmt: skip
     assert checked.status_code == 200 and checked.json()["data"][1] == "Starting…", checked.text
-    joins = [_join(url, _fn_index(app, "page_stylize"), [None], session) for _ in range(6)]
+    joins = [_join(url, _fn_index(app, "page_stylize"), [None], session, address) for _ in range(6)]
     held.set()
     accepted = sum(j.status_code == 200 for j in joins)
     _drain(url, session, accepted)
