@@ -71,7 +71,7 @@ class Peak(threading.Thread):
 
 
 def call(url: str, api_name: str, **kwargs: Any) -> None:
-    from gradio_client import Client, handle_file
+    from gradio_client import Client, handle_file  # type: ignore[import-untyped]
 
     client = Client(url, verbose=False, httpx_kwargs={"timeout": 600})  # a loaded machine answers slowly
     files = {k: handle_file(str(v)) for k, v in kwargs.items() if isinstance(v, Path)}
