@@ -40,10 +40,10 @@ from starlette.middleware import Middleware
 from demo import inputs, layout, models, service, settings
 from demo.hosting import Hardware
 from demo.inputs import Input, Rejected, Upload
-from demo.limits import BodyLimit, ClientLimit, client_keys, pending_keys
+from demo.limits import BodyLimit, ClientLimit, FairQueue, UploadQuota, client_keys, pending_keys
 from demo.models import Models
 from demo.outputs import OutputDir
-from demo.uploads import MAX_UPLOAD, MAX_UPLOAD_BYTES, as_input
+from demo.uploads import MAX_UPLOAD, MAX_UPLOAD_BYTES, as_input, exit_on_sigterm, hold_results
 from stylecore import ConfigError, StyleConfig, StylecoreError
 from stylecore.model.layers import MIN_SIDE
 
@@ -64,7 +64,6 @@ Args:
     style: the artwork whose colours and textures are copied.
     style2: optional second artwork, blended with the first (or placed by a region).
     region: optional greyscale mask over the photo: white is where the second artwork goes.
-    painted: the same region painted in the page's editor (its first layer; API callers use ``region``).
 """
 
 
@@ -135,13 +134,18 @@ class StyleApp:
         self.settings = settings.table(hardware)
         self.defaults = settings.defaults(self.settings)
         self.outputs = OutputDir(keep_s=CACHE_S)
+        hold_results(self.outputs.root)  # and remove the folders of apps that ended without cleaning up
         self.limit = ClientLimit(hardware.per_client)
+        extracts = ClientLimit(hardware.per_client, what="extractions", stop=False)
+        self.fair = FairQueue({"stylize": self.limit, "extract": extracts})  # checked as any call joins the queue
         #: The step of the last image each client was sent (its download), for Stop's status line.
         self.last_step: dict[tuple[str, ...], tuple[int, int]] = {}
         #: Clients who pressed Stop: their run sends nothing more (a late update would overwrite "Stopped").
         self.stopped: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
         self.names = [*IMAGE_INPUTS, *(s.name for s in self.settings)]
+        #: The API's (and MCP's) inputs: the page's painted region is the page's; callers send ``region``.
+        self.api_names = [name for name in self.names if name != "painted"]
         #: What the Run button runs: on ZeroGPU, inside a GPU lease sized by :func:`lease`.
         self.gpu_run = hosting.gpu_task(duration=lease)(self.run)
         self.stylize = self._api_function()
@@ -259,7 +263,7 @@ class StyleApp:
     def _api_function(self) -> Callable[..., Any]:
         def stylize(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
             progress = kwargs.pop("progress", None)
-            values = dict(zip(self.names, args, strict=False)) | kwargs
+            values = dict(zip(self.api_names, args, strict=False)) | kwargs
             try:
                 request = self.prepare({n: values.get(n, self.defaults.get(n)) for n in self.names})
             except Problem as problem:
@@ -269,7 +273,7 @@ class StyleApp:
         progress = inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress())
         docs = "".join(f"    {s.name}: {s.doc}\n" for s in self.settings)
         none = dict.fromkeys(IMAGE_INPUTS[2:])
-        return _with_parameters(stylize, self.names, none | self.defaults, RUN_DOC + docs, [progress])
+        return _with_parameters(stylize, self.api_names, none | self.defaults, RUN_DOC + docs, [progress])
 
     def _validator(self) -> Callable[..., list[dict[str, Any]]]:
         """Gradio calls this before a run joins the queue: bad inputs and busy clients never wait in it.
@@ -280,14 +284,14 @@ class StyleApp:
 
         def check_run(*values: Any) -> list[dict[str, Any]]:
             *raw, request = values
-            where, problem = self.first_problem(dict(zip(self.names, raw, strict=True)), request)
+            where, problem = self.first_problem(dict(zip(self.api_names, raw, strict=True)), request)
             return [
                 gr.validate(False, problem) if problem and name == where else gr.validate(True, "")
-                for name in self.names
+                for name in self.api_names
             ]
 
         request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-        return _with_parameters(check_run, self.names, {}, "The run's check before the queue.", [request])
+        return _with_parameters(check_run, self.api_names, {}, "The run's check before the queue.", [request])
 
     def first_problem(self, values: dict[str, Any], request: Any) -> tuple[str, str | None]:
         """The input a problem is about and its sentence, or (…, None) when the run may join the queue."""
@@ -295,7 +299,7 @@ class StyleApp:
             self.prepare(values)
         except Problem as problem:
             return problem.where, problem.message
-        return "content", self.limit.admit(client_keys(request), pending_keys(self.demo._queue, "stylize"))
+        return "content", None  # the client's share: FairQueue, before this validator runs
 
     # --- the page: its own check first (no queue), then the checked request runs --------------------------
 
@@ -306,7 +310,7 @@ class StyleApp:
             checked = self.prepare(dict(zip(self.names, values, strict=True)))
         except Problem as problem:
             return problem.message, problem.message, None
-        busy = self.limit.admit(client_keys(request), pending_keys(self.demo._queue, "stylize"))
+        busy = self.limit.check(client_keys(request), pending_keys(self.demo._queue, "stylize"))
         if busy:
             return busy, busy, None
         keys = client_keys(request)
@@ -431,7 +435,8 @@ class StyleApp:
                 out = layout.outputs() | {"status": status}
                 ui |= page.settings_panel()
             tab = layout.extract_tab()
-            tab["button"].click(self.extract, tab["probe"], tab["outputs"], api_name="extract", concurrency_limit=4)
+            tab["button"].click(self.fair.counted("extract", self.extract), tab["probe"], tab["outputs"],
+                                api_name="extract", concurrency_limit=4, concurrency_id="extract")  # fmt: skip
             ui["content"].change(_paint_over, ui["content"], ui["painted"], api_visibility="private")
             run_inputs = [ui[name] for name in self.names]
             outputs = [out["result"], out["plot"], out["status"], out["download"]]
@@ -447,7 +452,8 @@ class StyleApp:
                 concurrency_limit=hw.concurrency, concurrency_id="stylize",
             )  # fmt: skip
             api_button = gr.Button(visible=False)
-            api_button.click(self.stylize, run_inputs, outputs, api_name="stylize", validator=self.check_run,
+            api_inputs = [ui[name] for name in self.api_names]
+            api_button.click(self.stylize, api_inputs, outputs, api_name="stylize", validator=self.check_run,
                              concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip
             stop_button.click(self.stop, None, [status, message], queue=False, api_visibility="private",
                               show_progress="hidden")  # fmt: skip
@@ -461,6 +467,7 @@ class StyleApp:
                 trigger.change(self.memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
             blocks.load(self.memory_estimate, memory_inputs, ui["memory"], api_visibility="private")
         blocks.queue(max_size=hw.queue_size, default_concurrency_limit=1)
+        self.fair.install(blocks)
         assert isinstance(blocks, gr.Blocks)
         return blocks
 
@@ -471,7 +478,12 @@ class StyleApp:
             "enable_monitoring": False,
             "show_error": False,
             "mcp_server": importlib.util.find_spec("mcp") is not None,  # the gradio[mcp] extra
-            "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)]},
+            "app_kwargs": {
+                "middleware": [
+                    Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+                    Middleware(UploadQuota, window_s=CACHE_S),
+                ]
+            },
             "css": layout.CSS,
             "js": layout.JS,
         }
@@ -517,4 +529,5 @@ if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"stylecore demo: http://{host}:{port}", flush=True)
+    exit_on_sigterm()  # atexit then removes the results folder
     default_app().launch(server_name=host, server_port=port)

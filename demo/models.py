@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from demo import memory
 from stylecore import (
     DEFAULT_LAYERS,
     PRESETS,
@@ -79,7 +80,7 @@ def prepare_onnx(path: Path, weights: WeightsSource, *, providers: list[str] | N
         if not _vouches_for(meta, path, record):
             raise StylecoreError("the exported model does not match its sidecar")
     assert meta is not None
-    onnx = OnnxExtractor(path, sha256=meta["sha256"], providers=providers)
+    onnx = OnnxExtractor(path, sha256=meta["sha256"], providers=providers, session_options=memory.onnx_options())
     onnx.session  # noqa: B018 - load (and hash-check) now, not on the first request
     return onnx
 

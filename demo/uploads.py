@@ -15,7 +15,17 @@ and the function itself refuses it with the same sentence.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import hashlib
 import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -30,6 +40,8 @@ from .inputs import MAX_INPUT_PIXELS, Rejected, Upload
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_UPLOAD = "20mb"  # the same limit, as Gradio's launch(max_file_size=...) wants it
+#: Bytes one address may upload while Gradio keeps uploads (an hour): ten files at the limit.
+UPLOAD_QUOTA_BYTES = 10 * MAX_UPLOAD_BYTES
 UNREADABLE = "That file is not an image we can read; upload a PNG, JPEG or WebP."
 NO_URLS = "Send images as file uploads (POST /gradio_api/upload), not as http(s) URLs."
 
@@ -39,6 +51,15 @@ C = TypeVar("C", gr.Image, gr.ImageEditor)
 
 class _Refused(Exception):
     pass
+
+
+def upload_quota() -> int:
+    """Bytes one address may upload per hour: ``STYLECORE_UPLOAD_QUOTA_MB``, else :data:`UPLOAD_QUOTA_BYTES`."""
+    text = os.environ.get("STYLECORE_UPLOAD_QUOTA_MB", "").strip()
+    try:
+        return max(0, int(float(text) * 2**20)) if text else UPLOAD_QUOTA_BYTES
+    except ValueError:
+        return UPLOAD_QUOTA_BYTES
 
 
 def allowed_roots() -> tuple[Path, ...]:
@@ -152,3 +173,196 @@ def painted_region(**kwargs: Any) -> gr.ImageEditor:
     editor = refuse_urls(gr.ImageEditor(type="filepath", format="png", **kwargs))
     editor.preprocess = check_painted  # type: ignore[method-assign,assignment]
     return editor
+
+
+# ---- files a call leaves behind -------------------------------------------------------------------
+
+#: What a client is told instead of an error that names a server path (Gradio's "Cannot move /tmp/...").
+NOT_UPLOADED = (
+    "An input file was not uploaded to this app; upload it first (POST /gradio_api/upload) and send its path."
+)
+UNREADABLE_REQUEST = "The request could not be read; check its inputs against /gradio_api/info."
+#: A data: URL an MCP call decoded is removed once its upload joined the queue, or after this long.
+MCP_DECODE_KEEP_S = 600.0
+
+
+def public_detail(detail: Any) -> Any:
+    """A join's error as the client sees it: never a server path (the upload cache, the working folder)."""
+    if not isinstance(detail, str):
+        return detail
+    if "Cannot move " in detail:
+        return NOT_UPLOADED
+    roots = (os.getcwd(), tempfile.gettempdir(), get_upload_folder(), str(allowed_roots()[0]))
+    return UNREADABLE_REQUEST if any(root in detail for root in roots) else detail
+
+
+def file_paths(data: Any) -> list[str]:
+    """Every file's path in a call's data (payloads, an editor's layers, checked :class:`Upload` values), in order."""
+    if isinstance(data, Upload):
+        return [str(data.path)]
+    if isinstance(data, dict):
+        own = [data["path"]] if isinstance(data.get("path"), str) else []
+        return own + [p for key, value in data.items() if key != "path" for p in file_paths(value)]
+    if isinstance(data, list | tuple):
+        return [p for item in data for p in file_paths(item)]
+    path = getattr(data, "path", None)  # a FileData model
+    return [path] if isinstance(path, str) else []
+
+
+def discard_uploads(data: Any, uploaded: set[str]) -> int:
+    """Remove the files a failed call uploaded (those in ``uploaded``, Gradio's record of uploads); how many went.
+
+    Only files that came through the upload route go: never a bundled example, a file Gradio
+    cached for the page itself, or anything outside the upload cache. An emptied folder goes too.
+    """
+    root = allowed_roots()[0]
+    removed = 0
+    for raw in file_paths(data):
+        path = Path(os.path.realpath(raw))
+        if not {raw, str(path)} & uploaded or not _inside(path, (root,)) or not path.is_file():
+            continue
+        forget_decodes_of(path)
+        path.unlink(missing_ok=True)
+        uploaded.difference_update({raw, str(path)})
+        removed += 1
+        if path.parent != root:
+            with contextlib.suppress(OSError):  # not empty: another file of the same upload
+                path.parent.rmdir()
+    return removed
+
+
+class _Decodes:
+    """The files Gradio's MCP server decoded from data: URLs, until the upload made from each joins the queue."""
+
+    def __init__(self) -> None:
+        self.files: dict[Path, tuple[float, int, str]] = {}  # path -> (when, size, sha256)
+        self.lock = threading.Lock()
+
+    def add(self, path: Path) -> None:
+        with contextlib.suppress(OSError), self.lock:
+            self.files[path] = (time.monotonic(), path.stat().st_size, _digest(path))
+
+    def drop_twins(self, upload: Path) -> None:
+        """Remove every decoded file with ``upload``'s bytes (its loopback upload), and stale ones."""
+        try:
+            size, digest = upload.stat().st_size, ""
+        except OSError:
+            return
+        with self.lock:
+            for path, (when, length, sha) in list(self.files.items()):
+                stale = time.monotonic() - when > MCP_DECODE_KEEP_S
+                if stale or (length == size and sha == (digest := digest or _digest(upload))):
+                    del self.files[path]
+                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()
+
+
+DECODES = _Decodes()
+
+
+def joined(data: Any) -> None:
+    """A call's uploads reached the queue: drop the data: URL decodes they were made from."""
+    if DECODES.files:
+        for raw in file_paths(data):
+            forget_decodes_of(Path(os.path.realpath(raw)))
+
+
+def forget_decodes_of(upload: Path) -> None:
+    """An upload joined the queue (or failed at its door): the data: URL decoded for it is not needed any more."""
+    if DECODES.files:
+        DECODES.drop_twins(upload)
+
+
+def track_mcp_decodes() -> None:
+    """Record the files Gradio's MCP server decodes from data: URLs (it keeps them for good otherwise).
+
+    Patched on the class, once, before any server exists: the first call decodes before any hook
+    on a live server could be set. Without the ``mcp`` extra there is nothing to track.
+    """
+    try:
+        from gradio.mcp import GradioMCPServer
+    except ImportError:
+        return
+    convert = GradioMCPServer.convert_strings_to_filedata
+    if getattr(convert, "_stylecore_tracked", False):
+        return
+
+    @functools.wraps(convert)
+    def tracked(self: Any, value: Any, positions: Any) -> Any:
+        converted = convert(self, value, positions)
+        for raw in file_paths(converted):
+            if not is_http_url_like(raw):
+                DECODES.add(Path(os.path.realpath(raw)))
+        return converted
+
+    tracked._stylecore_tracked = True  # type: ignore[attr-defined]
+    GradioMCPServer.convert_strings_to_filedata = tracked  # type: ignore[method-assign,assignment]
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(2**20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+# ---- the results folder: ours while we live, anyone's to remove after ---------------------------------
+
+RESULTS_PREFIX = "stylecore-results-"
+#: A results folder younger than this is never swept: its owner may be between mkdtemp and its lock.
+RESULTS_GRACE_S = 60.0
+_HELD: list[int] = []  # the open, locked descriptors of this process's results folders
+
+
+def hold_results(root: Path, clock: Callable[[], float] = time.time) -> int:
+    """Lock ``root`` for this process's lifetime, then remove earlier apps' results folders; how many went.
+
+    The lock is ``flock`` on the folder: the kernel drops it when its process ends, however it
+    ends (even SIGKILL), so an unlocked ``stylecore-results-*`` folder of ours belongs to no one.
+    """
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _HELD.append(fd)
+    removed = 0
+    with os.scandir(root.parent) as entries:
+        for entry in entries:
+            if entry.name.startswith(RESULTS_PREFIX) and entry.path != str(root) and _abandoned(entry, clock()):
+                shutil.rmtree(entry.path, ignore_errors=True)  # works through descriptors, follows no link
+                removed += 1
+    return removed
+
+
+def _abandoned(entry: os.DirEntry[str], now: float) -> bool:
+    """Our own folder, old enough, and not locked by a live process."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+        if (
+            not entry.is_dir(follow_symlinks=False)
+            or info.st_uid != os.getuid()
+            or now - info.st_mtime < RESULTS_GRACE_S
+        ):
+            return False
+        fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # a live app holds it
+        return False
+    finally:
+        os.close(fd)
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the server as Ctrl-C does (Gradio closes, ``atexit`` removes the results folder).
+
+    Python's default for SIGTERM ends the process at once, skipping ``atexit``. Main thread only.
+    """
+
+    def handle(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handle)

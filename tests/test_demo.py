@@ -263,11 +263,11 @@ def test_the_page_and_the_cli_make_the_same_image(app: Any, tmp_path: Path) -> N
     assert np.abs(page - cli).max() <= 1, np.abs(page - cli).mean()
 
 
-def _run_values(app: Any, **changes: object) -> list[object]:
-    """The page's inputs in the run's order: photo, style, no second style, then the settings."""
+def _run_values(app: Any, api: bool = False, **changes: object) -> list[object]:
+    """The page's inputs (``api``: the API's) in the run's order: photo, style, no second style, the settings."""
     values = {"content": str(EXAMPLES / "chelsea.jpg"), "style": str(EXAMPLES / "strokes.png"), **app.defaults}
     values |= changes
-    return [values.get(name) for name in app.names]
+    return [values.get(name) for name in (app.api_names if api else app.names)]
 
 
 def _quiet(*_args: object, **_kwargs: object) -> None:
@@ -292,7 +292,7 @@ def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
     *_, last = app.page_stylize(request, progress=_quiet)
     assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
     sizes.clear()
-    *_, last = app.stylize(*_run_values(app, iterations=2, size=64), progress=_quiet)  # the API's run
+    *_, last = app.stylize(*_run_values(app, True, iterations=2, size=64), progress=_quiet)  # the API's run
     assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
 
 

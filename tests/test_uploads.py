@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 
 from demo import uploads
-from demo.uploads import MAX_INPUT_PIXELS, Rejected, Upload, check_payload
+from demo.inputs import MAX_INPUT_PIXELS, Rejected, Upload
+from demo.uploads import check_payload
 
 from .conftest import EXAMPLES
 
@@ -281,3 +282,169 @@ def test_an_http_url_input_is_refused_before_anything_is_fetched(url: str) -> No
     assert completed["output"]["error"] == uploads.NO_URLS
     assert served == []  # refused before a byte was asked for
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100
+
+
+# ---- what failed calls leave behind, and what errors say --------------------------------------------------
+
+
+def _upload(url: str, name: str, content: bytes) -> str:
+    response = httpx.post(url + "gradio_api/upload", files={"files": (name, content)}, timeout=60)
+    assert response.status_code == 200, response.text
+    return str(response.json()[0])
+
+
+def _png_bytes(seed: int, size: tuple[int, int] = (48, 40)) -> bytes:
+    """A PNG of random pixels: bytes no other test (or earlier run) uploads."""
+    import io
+    import random
+
+    rng = random.Random(seed)
+    image = Image.frombytes("RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _file(path: str) -> dict[str, Any]:
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def test_a_call_refused_at_the_door_loses_its_uploads(url: str) -> None:
+    """Finding 9: uploads of a call the validator refuses are removed; the examples it named stay."""
+    content = _upload(url, "mine.png", _png_bytes(uuid.uuid4().int))
+    data = [_file(content), {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
+    data[_names(url).index("iterations")] = 0  # out of range: refused before the queue
+    status, detail = call_raw(url, "stylize", data)
+    assert status == 422 and "Iterations must be a whole number" in json.dumps(detail)
+    assert not Path(content).exists() and (EXAMPLES / "strokes.png").exists()
+
+
+def test_a_call_that_fails_loses_its_upload_and_one_that_works_keeps_it(url: str) -> None:
+    bad = _upload(url, "notes.png", b"not an image " + uuid.uuid4().bytes)
+    status, completed = call_raw(url, "extract", [_file(bad)])
+    assert status == 200 and completed["success"] is False
+    assert not Path(bad).exists()
+    good = _upload(url, "good.png", _png_bytes(uuid.uuid4().int))
+    status, completed = call_raw(url, "extract", [_file(good)])
+    assert status == 200 and completed["success"] is True, completed
+    assert Path(good).exists()  # Gradio's cache keeps it for its hour
+
+
+@pytest.mark.parametrize("api_name", ["stylize", "extract"])
+def test_a_data_url_or_foreign_path_in_a_file_payload_names_no_server_path(url: str, api_name: str) -> None:
+    """Finding 17: Gradio's own refusal ("Cannot move /srv/…/data:image/png…") names the working folder."""
+    import tempfile
+
+    for path in ("data:image/png;base64,iVBORw0KGgo=", "/etc/hostname"):
+        data = [_file(path), {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)] if api_name == "stylize" else [
+            _file(path)]  # fmt: skip
+        status, detail = call_raw(url, api_name, data)
+        text = json.dumps(detail)
+        assert status != 200 or detail["success"] is False, detail
+        for server_path in (os.getcwd(), tempfile.gettempdir(), str(uploads.allowed_roots()[0])):
+            assert server_path not in text, text
+
+
+def test_the_mcp_stylize_tool_runs_and_leaves_no_decoded_files(url: str) -> None:
+    """Finding 16: MCP ``stylize`` has no ``painted`` (whose schema pointed nowhere); callers send ``region``.
+    Finding 9: a call MCP refuses leaves neither its decoded data: URLs nor their uploads behind."""
+    import asyncio
+    import base64
+    import hashlib
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    photo = _png_bytes(uuid.uuid4().int, (64, 48))
+    digest = hashlib.sha256(photo).hexdigest()
+    data_url = "data:image/png;base64," + base64.b64encode(photo).decode()
+    style = "data:image/png;base64," + base64.b64encode((EXAMPLES / "strokes.png").read_bytes()).decode()
+
+    async def session() -> tuple[dict[str, Any], str, str]:
+        async with streamablehttp_client(f"{url}gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as s:
+            await s.initialize()
+            schema = next(t.inputSchema for t in (await s.list_tools()).tools if t.name == "stylize")
+            refused = await s.call_tool("stylize", {"content": data_url, "style": style, "iterations": 0})
+            ran = await s.call_tool("stylize", {"content": data_url, "style": style, "iterations": 1, "size": 64})
+            texts = [" ".join(getattr(c, "text", "") for c in r.content) for r in (refused, ran)]
+            return schema, texts[0], texts[1]
+
+    schema, refused, ran = asyncio.run(session())
+    assert "painted" not in schema["properties"] and "region" in schema["properties"]
+    assert "Iterations must be a whole number" in refused
+    assert "Done: step 1 / 1" in ran, ran
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder())
+    copies = [p for p in root.rglob("file.png") if p.is_file() and p.stat().st_size == len(photo)]  # MCP's name
+    # the run that worked keeps its one upload (Gradio's hour); the decodes and the refused call's copies are gone
+    assert sum(hashlib.sha256(p.read_bytes()).hexdigest() == digest for p in copies) == 1
+
+
+# ---- the results folder -----------------------------------------------------------------------------------
+
+
+def test_stale_results_folders_go_and_live_ones_stay(tmp_path: Path) -> None:
+    """Finding 15: folders of apps that ended (no lock) go at start; a live app's (locked) and young ones stay."""
+    import fcntl
+    import time
+
+    from demo.uploads import RESULTS_GRACE_S, hold_results
+
+    def folder(name: str, age: float) -> Path:
+        path = tmp_path / name
+        (path / "sub").mkdir(parents=True)
+        (path / "sub" / "result.png").write_bytes(b"x")
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+
+    stale, live, young = (folder(f"stylecore-results-{n}", a) for n, a in
+                          (("stale", 9 * RESULTS_GRACE_S), ("live", 9 * RESULTS_GRACE_S), ("young", 0)))  # fmt: skip
+    other = folder("someone-elses", 9 * RESULTS_GRACE_S)
+    (tmp_path / "stylecore-results-link").symlink_to(other)
+    lock = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another open file: a live app, as flock sees it
+    ours = tmp_path / "stylecore-results-ours"
+    ours.mkdir()
+    try:
+        assert hold_results(ours) == 1
+    finally:
+        os.close(lock)
+    assert not stale.exists() and live.exists() and young.exists() and other.exists() and ours.exists()
+    assert (tmp_path / "stylecore-results-link").is_symlink()
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_app_removes_its_results_folder(tmp_path: Path, exported: Path) -> None:
+    """Finding 15: ``python demo/app.py`` ended by SIGTERM (a host stopping it) leaves no results folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    temp = tmp_path / "tmp"
+    (temp / "stylecore-results-earlier" / "sub").mkdir(parents=True)  # a killed app's, from an hour ago
+    os.utime(temp / "stylecore-results-earlier", (time.time() - 3600, time.time() - 3600))
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_SERVER_PORT": str(port), "STYLECORE_WEIGHTS": "random",
+           "STYLECORE_ONNX_DIR": str(exported), "STYLECORE_MAX_SIDE": "80", "GRADIO_MCP_SERVER": "False"}  # fmt: skip
+    app = subprocess.Popen([sys.executable, "demo/app.py"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240  # a guard against hanging, not a speed assumption
+        while True:
+            assert app.poll() is None and time.monotonic() < deadline, "the app did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        mine = [p.name for p in temp.glob("stylecore-results-*")]
+        assert len(mine) == 1 and mine != ["stylecore-results-earlier"]  # the earlier one went at start
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=120)
+    finally:
+        app.kill()
+    assert list(temp.glob("stylecore-results-*")) == []

@@ -8,7 +8,6 @@ Only the standard library is imported at module level (see :mod:`stylecore.cli.c
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from .common import (
     load_extractor,
     run_command,
     save_or_fallback,
+    say,
     warn,
 )
 
@@ -106,13 +106,16 @@ def write_plan(args: argparse.Namespace, config: StyleConfig) -> WritePlan:
 def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -> StyleResult:
     from tqdm import tqdm
 
+    from ..backends.distributed import join_torchrun
     from ..config import provenance
     from ..imaging.formats import format_for
     from ..imaging.images import load_image
     from ..optim.device import choose_precision
     from ..optim.run import Progress, resolve_device, stylize
 
-    rank = _join_torchrun()  # before the device: under torchrun each rank takes its own GPU
+    # Before the device: under torchrun each rank takes its own GPU.
+    ranks = join_torchrun(note=lambda text: say("stylecore", text))
+    rank = ranks.rank
     device = resolve_device(config.device)
     check_output(args.output, write_plan(args, config))
     format_for(args.output, args.bits)  # a .tif at 8 bits: one sentence before any work
@@ -129,6 +132,7 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
     snapshot = _snapshot_writer(args, meta)
 
     def on_step(p: Progress) -> bool:
+        ranks.keep(p.iteration, p.image)  # what rank 0 saves if a peer is lost later
         bar.update(1)
         bar.set_postfix({name: f"{value:.3g}" for name, value in p.losses.values.items()})
         if rank == 0 and p.snapshot and config.save_every and p.iteration < p.iterations:
@@ -137,10 +141,11 @@ def run(args: argparse.Namespace, config: StyleConfig, interrupts: Interrupts) -
 
     with bar:
         interrupts.running = True
-        try:
-            result = stylize(
-                content, styles, config, on_step, extractor=extractor, regions=regions, style_regions=style_regions
-            )
+        try:  # a lost peer ends every rank with one sentence; rank 0 saves the last step's image first
+            with ranks.together(lambda image: save_or_fallback(image, args.output, meta, args.bits)):
+                result = stylize(
+                    content, styles, config, on_step, extractor=extractor, regions=regions, style_regions=style_regions
+                )
         finally:
             interrupts.running = False
     if rank == 0:  # every rank holds the same image
@@ -164,24 +169,6 @@ def _snapshot_writer(args: argparse.Namespace, meta: dict[str, str]) -> Callable
             failed.append(str(path))
 
     return write
-
-
-def _join_torchrun() -> int:
-    """Started by torchrun (WORLD_SIZE > 1): join its process group, so that tiles spread over the ranks.
-
-    Returns this process's rank (0 when alone). torchrun's environment names the rendezvous.
-    """
-    import torch
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0
-    if not dist.is_initialized():
-        cuda = torch.cuda.is_available()
-        if cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return dist.get_rank()
 
 
 def _regions(args: argparse.Namespace, styles: list[Any], content: Any) -> tuple[list[Any] | None, list[Any] | None]:
@@ -237,6 +224,7 @@ def _join_dash_lists(argv: list[str]) -> list[str]:
 
 
 def _image(argv: list[str], interrupts: Interrupts) -> int:
+    from ..backends.distributed import is_leader
     from ..errors import StylecoreError
 
     args = build_parser().parse_args(argv)
@@ -245,7 +233,8 @@ def _image(argv: list[str], interrupts: Interrupts) -> int:
     except StylecoreError as exc:
         return fail("stylecore", exc)
     h, w = result.image.shape[-2:]
-    print(f"wrote {args.output} ({w}x{h}, {len(result.history)} iterations, {result.elapsed:.1f}s)")
+    if is_leader():  # under torchrun only rank 0 writes
+        print(f"wrote {args.output} ({w}x{h}, {len(result.history)} iterations, {result.elapsed:.1f}s)")
     for notice in result.notices:
         warn(notice)
     if result.stopped:
