@@ -191,9 +191,16 @@ def test_measure_times_both_precisions_interleaved_within_its_budget() -> None:
     ticks = iter(range(1000))
     timing = measure(CPU, budget=0.5, clock=lambda: float(next(ticks)), side=32)
     # The fake clock advances one tick per reading: each pass reads it twice, so each lasts 1 "second";
-    # the budget (0.5) is spent after the first round, which still runs.
+    # the budget (0.5) is spent by the warm-up, and one timed round still runs.
     assert timing == Timing(1.0, 1.0)
-    assert next(ticks) == 4 + 1 + 4 + 1  # the warm-up pair, the deadline, one timed pair, one budget check
+    assert next(ticks) == 1 + 4 + 4 + 1  # the deadline, the warm-up pair, one timed pair, one budget check
+
+
+def test_measure_stops_after_its_rounds_when_the_budget_lasts() -> None:
+    ticks = iter(range(1000))
+    measure(CPU, budget=1e6, clock=lambda: float(next(ticks)), side=32)
+    rounds = precision.CALIBRATION_ROUNDS
+    assert next(ticks) == 1 + 4 + 4 * rounds + (rounds - 1)  # a budget check before every round but the first
 
 
 def test_the_real_measurement_is_finite_and_positive() -> None:

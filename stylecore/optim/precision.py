@@ -150,7 +150,7 @@ def machine_key(device: torch.device, capability: Capability) -> str:
 # -------------------------------------------------------------------------------------------- calibration
 
 CALIBRATION_SIDE = {"cpu": 96, "cuda": 256}  # px; large enough that the convolutions dominate
-CALIBRATION_ROUNDS, CALIBRATION_BUDGET = 5, 1.0  # interleaved rounds, at most; seconds, after the warm-up
+CALIBRATION_ROUNDS, CALIBRATION_BUDGET = 5, 1.5  # interleaved rounds, at most; seconds, warm-up included
 
 
 def measure(
@@ -163,7 +163,7 @@ def measure(
     """Median seconds of an fp32 and a bf16 forward+backward of the VGG trunk on ``device``, interleaved.
 
     Random weights: speed does not depend on their values. Stops after :data:`CALIBRATION_ROUNDS` rounds,
-    or earlier once ``budget`` seconds are spent (at least one round).
+    or earlier once ``budget`` seconds (warm-up included) are spent, after at least one timed round.
     """
     from ..model.extractor import vgg19_extractor  # the model layer loads only when a measurement is due
 
@@ -181,10 +181,10 @@ def measure(
         _sync(device)
         return clock() - start
 
+    deadline = clock() + budget
     once(False), once(True)  # warm-up: oneDNN primitives, cuDNN plans, first-touch allocations
     fp32: list[float] = []
     bf16: list[float] = []
-    deadline = clock() + budget
     while len(fp32) < CALIBRATION_ROUNDS and (not fp32 or clock() < deadline):
         fp32.append(once(False))
         bf16.append(once(True))
