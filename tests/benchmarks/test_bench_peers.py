@@ -20,6 +20,7 @@ import torch
 from stylecore import PRESETS, VGGExtractor, stylize, vgg19_extractor
 from stylecore.optim.device import choose_precision
 from stylecore.optim.engine import PixelOptimizer, build_terms, objective
+from stylecore.optim.precision import KEEP_BF16
 
 from .conftest import smoke, square
 from .peer_race import PeerTrace, our_time_to, run_peer
@@ -96,7 +97,14 @@ def test_peer_steps_interleaved(benchmark, peer_extractor, peer_size: int, tmp_p
     rounds = 1 if benchmark.disabled else (5 if peer_size <= 256 else 3)
     seconds = benchmark.pedantic(interleave, args=(steppers, rounds), rounds=1, iterations=1)
     benchmark.group = f"peers-step-{peer_size}"
-    benchmark.extra_info.update(run_info(peer_size, rounds, skipped, seconds))
+    info = run_info(peer_size, rounds, skipped, seconds)
+    benchmark.extra_info.update(info)
+    if not benchmark.disabled:  # auto never runs the clearly slower precision (within its 1.2x keep margin)
+        fp32, bf16 = info["seconds"]["ours fp32"], info["seconds"]["ours bf16"]
+        chosen = bf16 if info["auto_bf16"] else fp32
+        assert chosen <= KEEP_BF16 * min(fp32, bf16), (
+            f"auto ({info['auto']}) ran {chosen:.3f} s/step, fp32 {fp32:.3f}, bf16 {bf16:.3f}"
+        )
 
 
 def run_info(size: int, rounds: int, skipped: dict[str, str], seconds: dict[str, list[float]]) -> dict[str, Any]:
