@@ -50,12 +50,19 @@ def _no_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
     pin_fp32(monkeypatch)
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stylecore_cache")
+
+
 @pytest.fixture(autouse=True)
-def _no_precision_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read or write the user's cached precision verdict (stylecore.optim.precision)."""
+def _no_precision_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _session_cache: Path) -> None:
+    """Tests never read or write the user's cached precision verdict (stylecore.optim.precision): each test has
+    its own, and child processes (the CLI run as a command) share one for the session, so it is measured once."""
     from stylecore.optim import precision
 
     monkeypatch.setattr(precision, "cache_path", lambda environ=None: tmp_path / "cache" / "precision.json")
+    monkeypatch.setenv(precision.CACHE_ENV, str(_session_cache))
 
 
 def pin_fp32(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -183,6 +183,7 @@ def test_a_bad_environment_value_is_one_clear_error(cache) -> None:
 
 def test_the_cache_lives_in_the_users_cache_folder(monkeypatch) -> None:
     assert cache_path({"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/stylecore/precision.json")
+    assert cache_path({"XDG_CACHE_HOME": "/x/cache", "STYLECORE_CACHE": "/y"}) == Path("/y/precision.json")
     monkeypatch.setenv("HOME", "/home/someone")
     assert cache_path({}) == Path("/home/someone/.cache/stylecore/precision.json")
 

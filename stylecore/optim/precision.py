@@ -34,6 +34,7 @@ import torch
 from ..errors import ConfigError
 
 PRECISION_ENV = "STYLECORE_PRECISION"
+CACHE_ENV = "STYLECORE_CACHE"  # a folder for stylecore's cached verdicts instead of the user's cache folder
 KEEP_BF16 = 1.2  # bf16 must be at least this much faster than fp32 to be kept
 CACHE_VERSION = 1  # bump when the measurement changes: older files are then stale, ignored and rewritten
 CPUINFO = Path("/proc/cpuinfo")
@@ -200,8 +201,10 @@ def _sync(device: torch.device) -> None:
 
 
 def cache_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/stylecore/precision.json``, else ``~/.cache/stylecore/precision.json``."""
+    """``$STYLECORE_CACHE/precision.json``, else ``$XDG_CACHE_HOME/stylecore/…``, else ``~/.cache/stylecore/…``."""
     env = os.environ if environ is None else environ
+    if env.get(CACHE_ENV):
+        return Path(env[CACHE_ENV]) / "precision.json"
     base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
     return base / "stylecore" / "precision.json"
 

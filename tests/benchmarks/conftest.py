@@ -6,6 +6,8 @@ the code cannot rot without slowing the test suite down.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -33,7 +35,7 @@ def rounds(size: int) -> int:
 
 
 #: The user's precision cache: a real run judges what ``auto`` picks for them, measured once per machine.
-USER_CACHE_PATH = precision.cache_path
+USER_CACHE_PATH, USER_CACHE_ENV = precision.cache_path, os.environ.get(precision.CACHE_ENV)
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +46,10 @@ def _no_bf16_units(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         pin_fp32(monkeypatch)
     else:
         monkeypatch.setattr(precision, "cache_path", USER_CACHE_PATH)
+        if USER_CACHE_ENV is None:
+            monkeypatch.delenv(precision.CACHE_ENV, raising=False)
+        else:
+            monkeypatch.setenv(precision.CACHE_ENV, USER_CACHE_ENV)
 
 
 @pytest.fixture(scope="session")
