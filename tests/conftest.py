@@ -50,11 +50,27 @@ def _no_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
     pin_fp32(monkeypatch)
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stylecore_cache")
+
+
+@pytest.fixture(autouse=True)
+def _no_precision_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _session_cache: Path) -> None:
+    """Tests never read or write the user's cached precision verdict (stylecore.optim.precision): each test has
+    its own, and child processes (the CLI run as a command) share one for the session, so it is measured once."""
+    from stylecore.optim import precision
+
+    monkeypatch.setattr(precision, "cache_path", lambda environ=None: tmp_path / "cache" / "precision.json")
+    monkeypatch.setenv(precision.CACHE_ENV, str(_session_cache))
+
+
 def pin_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make this CPU report no bf16 units, so ``precision="auto"`` is fp32 here as on an AVX2 machine."""
-    from stylecore.optim import device
+    from stylecore.optim import precision
 
-    monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability())
+    monkeypatch.setattr(precision, "detect_capability", lambda _device: precision.Capability())
+    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
 
 
 def torchvision_features(seed: int = 0) -> torch.nn.Sequential:

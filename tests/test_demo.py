@@ -297,15 +297,17 @@ def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
 
 
 def test_the_status_says_the_precision_the_run_used(app: Any, monkeypatch) -> None:
-    from stylecore.optim import device
+    from stylecore.optim import precision
 
     photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
     *_, last = app.stylize(photo, style, iterations=2, size=64, progress=_quiet)
     assert last[2].startswith("Done: step 2 / 2 · fp32 (CPU has no bf16 units) · ")
-    monkeypatch.setattr(device, "detect_capability", lambda _device: device.Capability(cpu_bf16="AVX512-BF16"))
+    monkeypatch.setattr(precision, "detect_capability", lambda _device: precision.Capability(cpu_bf16="AMX"))
+    monkeypatch.setattr(precision, "measure", lambda _device: precision.Timing(fp32=1.0, bf16=0.5))
+    label = "bf16 (AMX units, measured 2.00x faster here)"
     updates = list(app.stylize(photo, style, iterations=2, size=64, preview_every=1, progress=_quiet))
-    assert updates[-1][2].startswith("Done: step 2 / 2 · bf16 (CPU has AVX512-BF16) · ")
-    assert all("bf16 (CPU has AVX512-BF16)" in update[2] for update in updates)  # the running lines too
+    assert updates[-1][2].startswith(f"Done: step 2 / 2 · {label} · ")
+    assert all(label in update[2] for update in updates)  # the running lines too
 
 
 def test_a_new_setting_row_is_a_control_and_an_api_parameter(app: Any, monkeypatch) -> None:

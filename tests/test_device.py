@@ -1,4 +1,4 @@
-"""The precision policy: bf16 where the hardware has bf16 units, fp32 elsewhere; visible everywhere."""
+"""The precision policy as the run, the CLI and the PNG see it (the policy itself: test_precision.py)."""
 
 from pathlib import Path
 
@@ -8,54 +8,53 @@ from PIL import Image
 
 from stylecore import StyleConfig, stylize
 from stylecore.cli.main import main
-from stylecore.optim import device
-from stylecore.optim.device import Capability, choose_precision, detect_capability
+from stylecore.optim import device, precision
+from stylecore.optim.precision import Capability, Timing, choose_precision, detect_capability
 from stylecore.optim.run import StyleRun
 
 from .conftest import EXAMPLES
 
-CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+CPU = torch.device("cpu")
+NATIVE = Capability(cpu_bf16="AVX512-BF16", onednn_bf16=True, machine="test CPU")
+EMULATED = Capability(onednn_bf16=True, machine="test CPU")
+
+
+def test_device_still_exports_the_policy() -> None:
+    assert device.choose_precision is choose_precision and device.Capability is Capability
+
+
+def test_the_cpu_flags_are_read_from_proc_cpuinfo(monkeypatch, tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(precision, "CPUINFO", cpuinfo)
+    cpuinfo.write_text("model name\t: AMD EPYC 9R14\nflags\t\t: avx2 avx512f avx512_bf16\n")
+    assert detect_capability(CPU).cpu_bf16 == "AVX512-BF16"
+    cpuinfo.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512bw\n")
+    emulated = detect_capability(CPU)  # the real one: the suite pins precision.detect_capability
+    assert emulated.cpu_bf16 is None and "Intel Xeon" in emulated.machine
+
+
+def _machine(monkeypatch, capability: Capability, timing: Timing) -> None:
+    """This CPU as one with ``capability`` whose calibration measures ``timing``."""
+    monkeypatch.setattr(precision, "detect_capability", lambda _device: capability)
+    monkeypatch.setattr(precision, "measure", lambda _device: timing)
 
 
 @pytest.mark.parametrize(
-    ("dev", "capability", "bf16", "reason"),
+    ("capability", "timing", "label"),
     [
-        (CPU, Capability(cpu_bf16="AVX512-BF16"), True, "CPU has AVX512-BF16"),
-        (CPU, Capability(cpu_bf16="AMX"), True, "CPU has AMX"),
-        (CPU, Capability(), False, "CPU has no bf16 units"),
-        (CPU, Capability(cuda_bf16=True), False, "CPU has no bf16 units"),  # a GPU's bf16 says nothing of the CPU
-        (CUDA, Capability(cuda_bf16=True), True, "GPU supports bf16"),
-        (CUDA, Capability(cuda_bf16=False, cpu_bf16="AMX"), False, "GPU has no bf16"),
+        (NATIVE, Timing(1.0, 0.5), "bf16 (AVX512-BF16 units, measured 2.00x faster here)"),
+        (EMULATED, Timing(1.0, 2.0), "fp32 (no native bf16 units, bf16 measured 0.50x as fast here)"),
+        (Capability(), Timing(1.0, 0.5), "fp32 (CPU has no bf16 units)"),
     ],
+    ids=["native", "emulated", "none"],
 )
-def test_auto_picks_bf16_only_on_bf16_hardware(dev, capability, bf16: bool, reason: str) -> None:
-    choice = choose_precision(dev, "auto", capability)
-    assert (choice.bf16, choice.reason) == (bf16, reason)
-    assert choice.label == f"{'bf16' if bf16 else 'fp32'} ({reason})"
-
-
-@pytest.mark.parametrize("requested", ["fp32", "bf16"])
-def test_an_explicit_precision_wins_over_the_hardware(requested: str) -> None:
-    for capability in (Capability(), Capability(cpu_bf16="AMX")):
-        assert choose_precision(CPU, requested, capability).label == f"{requested} (requested)"
-
-
-def test_this_cpu_is_read_from_onednn() -> None:
-    has = torch.backends.mkldnn.is_available() and (
-        torch.cpu._is_amx_tile_supported() or torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
-    assert (detect_capability(CPU).cpu_bf16 is not None) == has
-
-
-@pytest.mark.parametrize("capability", [Capability(cpu_bf16="AVX512-BF16"), Capability()], ids=["bf16", "none"])
-def test_the_run_applies_the_choice_and_reports_it(monkeypatch, extractor, content, style, capability) -> None:
-    monkeypatch.setattr(device, "detect_capability", lambda _device: capability)
-    expected = choose_precision(CPU, "auto", capability)
+def test_the_run_applies_the_choice_and_reports_it(monkeypatch, extractor, content, style, capability, timing, label):
+    _machine(monkeypatch, capability, timing)
     run = StyleRun(content, style, StyleConfig(size=32, iterations=2, device="cpu"), extractor=extractor)
     progress = list(run)
-    assert run.plan.bf16 is expected.bf16
-    assert {p.precision for p in progress} == {expected.label}
-    assert run.result().precision == expected.label
+    assert run.plan.bf16 is label.startswith("bf16")
+    assert {p.precision for p in progress} == {label}
+    assert run.result().precision == label
 
 
 def test_bf16_autocasts_the_vgg_pass_only(monkeypatch, extractor, content, style) -> None:
@@ -69,12 +68,19 @@ def test_bf16_autocasts_the_vgg_pass_only(monkeypatch, extractor, content, style
 
 
 def test_the_cli_says_the_precision_once_and_stores_it(monkeypatch, tmp_path: Path, capsys) -> None:
-    monkeypatch.setattr(device, "detect_capability", lambda _device: Capability(cpu_bf16="AMX"))
+    _machine(monkeypatch, EMULATED, Timing(1.0, 2.1))
     out = tmp_path / "o.png"
     argv = [str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out)]
     code = main([*argv, "--size", "32", "--iterations", "1", "--weights", "random", "--device", "cpu"])
     assert code == 0
     err = capsys.readouterr().err
-    assert err.count("precision:") == 1 and "stylecore: precision: bf16 (CPU has AMX)" in err
+    label = "fp32 (no native bf16 units, bf16 measured 0.48x as fast here)"
+    assert err.count("precision:") == 1 and f"stylecore: precision: {label}" in err
     with Image.open(out) as image:
-        assert image.info["stylecore:precision"] == "bf16 (CPU has AMX)"
+        assert image.info["stylecore:precision"] == label
+
+
+def test_the_environment_forces_the_precision_of_a_run(monkeypatch, extractor, content, style) -> None:
+    monkeypatch.setenv(precision.PRECISION_ENV, "bf16")
+    result = stylize(content, style, StyleConfig(size=32, iterations=1, device="cpu"), extractor=extractor)
+    assert result.precision == f"bf16 (set by {precision.PRECISION_ENV})"

@@ -113,3 +113,13 @@ def test_trunk_shapes_match_the_real_modules(full_extractor) -> None:
             assert x.shape[1] == c_in, kind
             x = module(x)
             assert tuple(x.shape[1:]) == (c_out, h, w), kind
+
+
+def test_the_extractor_skips_torchs_default_init() -> None:
+    """Its weights are filled from a seed or a file at once, so torch's default init (which draws from the global
+    generator) is skipped: building one leaves that generator where it was."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    vgg19_extractor(layers=["conv2_1"], weights="random:0")
+    assert torch.equal(torch.rand(3), expected)

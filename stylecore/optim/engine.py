@@ -19,6 +19,7 @@ from ..imaging.sizing import fit_long_side
 from ..model.extractor import VGGExtractor
 from ..model.layers import layer_names
 from ..objective.terms import FeatureFn, LossTerm, default_terms
+from .adam import PixelAdam
 
 if TYPE_CHECKING:
     from .tiling import TiledObjective
@@ -142,11 +143,11 @@ class PixelOptimizer:
         self.param = image.detach().clone().requires_grad_(True)
         if config.optimizer == "lbfgs":
             # max_iter=1: one step() = one closure call = one forward+backward.
-            self.optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
+            self.optimizer: torch.optim.Optimizer | PixelAdam = torch.optim.LBFGS(
                 [self.param], lr=config.step_size, max_iter=1, history_size=LBFGS_HISTORY
             )
-        else:
-            self.optimizer = torch.optim.Adam([self.param], lr=config.step_size)
+        else:  # torch.optim.Adam's rule without its ~2 s first-use import of torch._dynamo (optim/adam.py)
+            self.optimizer = PixelAdam(self.param, lr=config.step_size)
         self._last: LossTerms | None = None
 
     def image(self) -> Tensor:

@@ -6,10 +6,13 @@ the code cannot rot without slowing the test suite down.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from stylecore import PRESETS, StyleConfig, VGGExtractor, vgg19_extractor
+from stylecore.optim import precision
 
 from ..conftest import pin_fp32
 
@@ -31,12 +34,22 @@ def rounds(size: int) -> int:
     return {64: 3, 128: 10, 256: 5}.get(size, 3)
 
 
+#: The user's precision cache: a real run judges what ``auto`` picks for them, measured once per machine.
+USER_CACHE_PATH, USER_CACHE_ENV = precision.cache_path, os.environ.get(precision.CACHE_ENV)
+
+
 @pytest.fixture(autouse=True)
-def _no_bf16_units(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_bf16_units(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _no_precision_cache: None) -> None:
     """Replaces the suite's fixture of this name: a smoke run pins ``precision="auto"`` to fp32 like every test,
-    a real run (`make bench`) measures what ``auto`` picks on this CPU."""
+    a real run (`make bench`) measures what ``auto`` picks on this CPU, with the user's cached verdict."""
     if smoke(request.config):
         pin_fp32(monkeypatch)
+    else:
+        monkeypatch.setattr(precision, "cache_path", USER_CACHE_PATH)
+        if USER_CACHE_ENV is None:
+            monkeypatch.delenv(precision.CACHE_ENV, raising=False)
+        else:
+            monkeypatch.setenv(precision.CACHE_ENV, USER_CACHE_ENV)
 
 
 @pytest.fixture(scope="session")

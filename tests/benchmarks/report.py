@@ -173,24 +173,71 @@ def ray_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
 
 
 def peer_step_rows(benchmarks: list[dict[str, Any]]) -> list[str]:
-    """Seconds per step of ours and every peer, as a ratio to the fastest real peer at each size."""
-    variants = by_variant(benchmarks, "peer-step")
-    if not variants:
-        return []
-    sizes = sorted({size for points in variants.values() for size in points})
-    peers = [v for v in variants if not v.startswith("ours")]
-    fastest = {
-        s: min((m for v in peers if (m := per_step(variants[v].get(s))) is not None), default=None) for s in sizes
+    """Seconds per step of ours and every peer (interleaved in one run), as a ratio to the fastest peer, and the
+    verdict: what ``auto`` chose, whether it was the faster precision here, and whether we are BEHIND."""
+    runs = {
+        b["extra_info"]["size"]: b["extra_info"]
+        for b in benchmarks
+        if b["extra_info"].get("kind") == "peer-interleaved"
     }
+    if not runs:
+        return []
+    sizes = sorted(runs)
+    variants = list(dict.fromkeys(v for s in sizes for v in runs[s]["seconds"]))
+    fastest = {s: fastest_peer(runs[s]["seconds"]) for s in sizes}
+    rounds = ", ".join(f"{runs[s]['rounds']} at {s} px" for s in sizes)
     head = " | ".join(f"{s} px: s/step, x vs fastest peer" for s in sizes)
-    lines = [f"| peers, same weights and taps | {head} |", "| --- |" + " --- |" * len(sizes)]
-    for variant, points in variants.items():
-        cells = [f"{_fmt(per_step(points.get(s)), '.3f')}, {_fmt(_ratio(fastest[s], per_step(points.get(s))), '.2f')}x"
-                 for s in sizes]  # fmt: skip
-        precision = next(iter(points.values()))["extra_info"].get("precision")
-        label = f"{variant} ({precision})" if variant == "ours" and precision else variant
+    lines = [
+        f"| peers, same weights and taps, interleaved rounds ({rounds}) | {head} |",
+        "| --- |" + " --- |" * len(sizes),
+    ]
+    for variant in variants:
+        cells = []
+        for s in sizes:
+            seconds = runs[s]["seconds"].get(variant)
+            cells.append(f"{_fmt(seconds, '.3f')}, {_fmt(_ratio(fastest[s][1], seconds), '.2f')}x")
+        label = f"ours: precision=auto, {runs[sizes[0]]['auto']}" if variant == "ours" else variant
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
+    skipped = {v: why for s in sizes for v, why in runs[s].get("skipped", {}).items()}
+    lines += [f"| {variant}: skipped ({why}) |" + " |" * len(sizes) for variant, why in skipped.items()]
+    return [*lines, "", *(verdict(runs[s]) for s in sizes)]
+
+
+def fastest_peer(seconds: dict[str, float]) -> tuple[str | None, float | None]:
+    """(name, seconds per step) of the fastest variant that is not ours."""
+    peers = {v: t for v, t in seconds.items() if not v.startswith("ours")}
+    name = min(peers, key=peers.__getitem__, default=None)
+    return name, (peers[name] if name else None)
+
+
+def verdict(run: dict[str, Any]) -> str:
+    """One plain sentence per size: auto's choice against both precisions measured here, ours against the peers."""
+    seconds, size = run["seconds"], run["size"]
+    fp32, bf16, ours = seconds.get("ours fp32"), seconds.get("ours bf16"), seconds.get("ours")
+    chosen, other = ("bf16", "fp32") if run["auto_bf16"] else ("fp32", "bf16")
+    faster = fp32 is not None and bf16 is not None and (bf16 < fp32) == run["auto_bf16"]
+    pick = (
+        f"`auto` chose {run['auto']}; measured here fp32 {_fmt(fp32, '.3f')} s, bf16 {_fmt(bf16, '.3f')} s per step, "
+    )
+    pick += (
+        f"so {chosen} was the faster one." if faster else f"so {other} would have been FASTER: auto chose the slower."
+    )
+    name, best = fastest_peer(seconds)
+    ratio = _ratio(best, ours)
+    native = {"avx512_bf16", "amx_bf16"} & set(run.get("cpu", {}).get("flags", []))
+    target = 1.5 if native else 1.2
+    standing = "n/a" if ratio is None else ("BEHIND" if ratio < 1.0 else "ahead")
+    met = "n/a" if ratio is None else ("met" if ratio >= target else "NOT met")
+    return (f"**Verdict, {size} px:** {pick} Ours (auto) is {_fmt(ratio, '.2f')}x the fastest peer ({name}): "
+            f"{standing}; the {target}x target for this CPU kind is {met}.")  # fmt: skip
+
+
+def cpu_facts() -> dict[str, Any]:
+    """This machine's CPU model and the decisive flags it has (from /proc/cpuinfo; empty elsewhere)."""
+    from stylecore.optim.precision import parse_cpuinfo, read_cpuinfo
+
+    info = parse_cpuinfo(read_cpuinfo())
+    return {"model": info.model, "flags": sorted(flag for flag in FLAGS if flag in info.flags)}
 
 
 #: The CPU flags that decide a figure here: SIMD width, and the bf16 units ``precision=auto`` looks for.
@@ -207,12 +254,20 @@ def cpu_flags(machine: dict[str, Any]) -> str:
     return ", ".join(have or ["none of " + "/".join(FLAGS.values())]) + (f"; no {', '.join(lack)}" if lack else "")
 
 
+def _with_flags(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
+    """``machine``, its CPU flags taken from the peers run's own reading of /proc/cpuinfo when py-cpuinfo had none."""
+    if machine.get("cpu", {}).get("flags"):
+        return machine
+    facts = next((b["extra_info"]["cpu"] for b in benchmarks if "cpu" in b["extra_info"]), None)
+    return {**machine, "cpu": {**machine.get("cpu", {}), "flags": facts["flags"]}} if facts else machine
+
+
 def markdown(benchmarks: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     sizes = sorted({b["extra_info"]["size"] for b in benchmarks if b["extra_info"].get("kind") == "step"})
     rows = main_rows(benchmarks, sizes)
     lines = [
         f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
-        f"{machine.get('cpu', {}).get('count', '?')} CPUs ({cpu_flags(machine)}), "
+        f"{machine.get('cpu', {}).get('count', '?')} CPUs ({cpu_flags(_with_flags(benchmarks, machine))}), "
         f"Python {machine.get('python_version', '?')}. "
         "Medians; `original` preset layers; square random images; seeded random weights.",
         "",
