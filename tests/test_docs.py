@@ -16,7 +16,7 @@ import pytest
 
 from stylecore import PRESETS, StyleConfig
 
-from .test_readme import BLOCKS, PAGES, ROOT
+from .docs_support import BLOCKS, PAGES, ROOT
 
 FRONT_DOOR_LINES = 150  # the README says what this is and where to read on; the rest lives in docs/
 
