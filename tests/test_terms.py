@@ -12,7 +12,7 @@ from torch import Tensor
 from stylecore import StyleConfig
 from stylecore.objective.style import STATISTICS, Gram
 from stylecore.objective.terms import TERM_NAMES, ContentTerm, StyleTerm, TotalVariationTerm, default_terms
-from stylecore.optim.engine import PixelOptimizer, objective, set_targets
+from stylecore.optim.engine import PixelOptimizer, WholeImage, objective, set_targets
 
 CONFIG = StyleConfig(size=64, device="cpu", content_weight=2.0, style_weight=3.0, tv_weight=0.5)
 
@@ -56,7 +56,7 @@ def test_a_new_term_plugs_into_the_optimizer(extractor, content) -> None:
     red = torch.zeros(1, 3, 32, 32)
     red[:, 0] = 1.0
     terms = set_targets([MeanColorTerm(weight=10.0)], extractor, content, [red], CONFIG)
-    optimizer = PixelOptimizer(content, extractor, terms, CONFIG.with_overrides(lr=0.05))
+    optimizer = PixelOptimizer(content, WholeImage(extractor, terms), CONFIG.with_overrides(lr=0.05))
     losses = [optimizer.step() for _ in range(20)]
     assert list(losses[0].values) == ["color"] and optimizer.layers == ()  # no VGG pass needed
     assert losses[-1].total < 0.2 * losses[0].total

@@ -62,6 +62,8 @@ Callback = Callable[[Progress], "bool | None"]
 
 @dataclass(frozen=True)
 class StyleResult:
+    """What a run made: the image, the loss history, and how and why it ended."""
+
     image: Tensor  # (1, 3, H, W) in [0, 1], on the CPU
     history: list[LossTerms]
     elapsed: float  # seconds in the optimization loop

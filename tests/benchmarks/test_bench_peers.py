@@ -15,7 +15,7 @@ import torch
 
 from stylecore import PRESETS, VGGExtractor, stylize, vgg19_extractor
 from stylecore.optim.device import choose_precision
-from stylecore.optim.engine import PixelOptimizer, build_terms, objective
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, objective
 
 from .conftest import smoke, square
 from .peer_race import PeerTrace, our_time_to, run_peer
@@ -43,7 +43,9 @@ def _stepper(variant: str, size: int, extractor: VGGExtractor, folder: Path):
     if variant.startswith("ours"):
         config = PRESETS["original"].with_overrides(device="cpu", save_every=0)
         bf16 = variant == "ours" and choose_precision(CPU, "auto").bf16
-        run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config, bf16=bf16)
+        run = PixelOptimizer(
+            content, WholeImage(extractor, build_terms(extractor, content, [style], config), bf16=bf16), config
+        )
         return lambda: run.step().total
     if variant == "tutorial loop":
         return TutorialLoop(content, style, extractor, TutorialObjective(TAPS, TAPS)).step
