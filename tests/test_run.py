@@ -199,3 +199,20 @@ def test_cuda_memory_pre_check_downscales_with_a_notice_before_starting(monkeypa
     with pytest.raises(ConfigError, match=r"not enough GPU memory \(0.0 GiB free\)"):
         memory.fit_gpu_memory((384, 512, 100), config, cuda)
     assert memory.fit_gpu_memory((384, 512, 100), config, torch.device("cpu")) == (1.0, [])  # CPU: no check
+
+
+def test_stylize_and_style_run_take_the_run_inputs_and_nothing_else() -> None:
+    """The inputs are one dataclass; the two public signatures keep their keywords and must name the same."""
+    import dataclasses
+    import inspect
+
+    from stylecore.optim.run import RunInputs
+
+    fields = [f.name for f in dataclasses.fields(RunInputs)]
+    taken = {
+        fn.__qualname__: [
+            p for p in inspect.signature(fn).parameters if p not in {"self", "config", "callback", "clock"}
+        ]
+        for fn in (stylize, StyleRun.__init__)
+    }
+    assert all(sorted(params) == sorted(fields) for params in taken.values()), taken
