@@ -4,8 +4,8 @@ import torch
 from stylecore import ConfigError, StyleConfig, resolve_weights, stylize
 from stylecore.config import LBFGS_HISTORY
 from stylecore.model.extractor import VGGExtractor
+from stylecore.optim.device import resolve_device
 from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, objective
-from stylecore.optim.run import resolve_device
 
 RANDOM = resolve_weights("random")
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}

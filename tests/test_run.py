@@ -206,7 +206,7 @@ def test_stylize_and_style_run_take_the_run_inputs_and_nothing_else() -> None:
     import dataclasses
     import inspect
 
-    from stylecore.optim.run import RunInputs
+    from stylecore.optim.plan import RunInputs
 
     fields = [f.name for f in dataclasses.fields(RunInputs)]
     taken = {
