@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -56,6 +56,7 @@ class TileContext(Protocol):
         """``statistic`` at each of ``layers`` of a whole ``image`` (positions weighted by ``where``)."""
 
 
+@runtime_checkable
 class GlobalTerm(Protocol):
     """A term whose loss is a function of statistics summed (or gathered) over positions."""
 
@@ -72,6 +73,7 @@ class GlobalTerm(Protocol):
         """The weighted value at the whole image's statistics."""
 
 
+@runtime_checkable
 class LocalTerm(Protocol):
     """A term whose value is the sum of its tiles' values."""
 

@@ -140,12 +140,12 @@ class TiledObjective:
 
     def set_targets(self, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]) -> None:
         """Each term's targets, through its ``set_tile_targets`` when it has one (else its own ``set_targets``)."""
-        self._content = content
+        self._content, self.globals, self.locals = content, [], []
         for term in self.terms:
-            if hasattr(term, "tile_statistics"):
-                self.globals.append(term)  # type: ignore[arg-type]
-            elif hasattr(term, "tile_value"):
-                self.locals.append(term)  # type: ignore[arg-type]
+            if isinstance(term, GlobalTerm):
+                self.globals.append(term)
+            elif isinstance(term, LocalTerm):
+                self.locals.append(term)
             else:
                 raise ConfigError(f"tiling does not support the {type(term).__name__} term ({term.name}); use --tile 0")
             with torch.no_grad():
