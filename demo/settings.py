@@ -3,8 +3,8 @@
 Everything else is generated from :func:`table`: the controls' defaults, the
 sliders and radios on the page (:mod:`demo.layout`), the run function's
 parameters and their API documentation (:mod:`demo.app`), the values a preset
-moves, and the :class:`StyleConfig` of a run (:func:`check`). A new built-in
-term is one ``StyleConfig`` field and one row here.
+moves, and the :class:`StyleConfig` of a run (:func:`check`). A loss term's
+weight row comes from its registration (``stylecore.register_term``), not from here.
 
 No Gradio here: the table is plain data, tested on its own.
 """
