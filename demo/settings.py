@@ -98,9 +98,10 @@ def _weight(kind: TermKind) -> Setting:
     control = kind.control
     assert control is not None
     own = kind.field in {f.name for f in fields(StyleConfig)}  # else its term_weights entry, at its default
-    return Setting(control.param or f"log_{kind.name}", Number(control.label, control.low, control.high, 0.1,
-                   hint=control.hint), control.help, group="weights", field=kind.field, to_field=_pow10,
-                   from_field=math.log10, follows_preset=own, default=None if own else math.log10(kind.weight))  # fmt: skip
+    slider = Number(control.label, control.low, control.high, 0.1, hint=control.hint)
+    return Setting(control.param or f"log_{kind.name}", slider, control.help, group="weights", field=kind.field,
+                   to_field=_pow10, from_field=math.log10, follows_preset=own,
+                   default=None if own else math.log10(kind.weight))  # fmt: skip
 
 
 def by_name(settings: tuple[Setting, ...]) -> dict[str, Setting]:
