@@ -10,14 +10,16 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from stylecore import TERMS
+
 from .controls import Choice
 from .settings import Setting
 from .uploads import EXAMPLES, checked_image, painted_region
 
-TERM_COLORS = {"content": "#2563eb", "style": "#db2777", "tv": "#16a34a", "total": "#111827"}
+TERM_COLORS = {**{name: kind.color for name, kind in TERMS.items()}, "total": "#111827"}  # each term's own
 #: Spelled out under the plot: Gradio 6.31 clips the legend row of a plot in a column.
 PLOT_LEGEND = " · ".join(
-    f'<span style="color:{c}">━</span> {"total variation" if t == "tv" else t}' for t, c in TERM_COLORS.items()
+    f'<span style="color:{c}">━</span> {TERMS[t].legend if t in TERMS else t}' for t, c in TERM_COLORS.items()
 )
 C = TypeVar("C", gr.Slider, gr.Number, gr.Radio, gr.Dropdown)
 #: The bundled examples: (photo, style, what a screen reader says for each thumbnail).

@@ -3,8 +3,8 @@
 Everything else is generated from :func:`table`: the controls' defaults, the
 sliders and radios on the page (:mod:`demo.layout`), the run function's
 parameters and their API documentation (:mod:`demo.app`), the values a preset
-moves, and the :class:`StyleConfig` of a run (:func:`check`). A new built-in
-term is one ``StyleConfig`` field and one row here.
+moves, and the :class:`StyleConfig` of a run (:func:`check`). A loss term's
+weight row comes from its registration (``stylecore.register_term``), not from here.
 
 No Gradio here: the table is plain data, tested on its own.
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from stylecore import PRESETS, ConfigError, StyleConfig
+from stylecore import PRESETS, TERMS, ConfigError, StyleConfig, TermKind
 from stylecore.config import MAX_SEED, PRESET_ALIASES, choices_of, get_preset
 
 from . import hosting
@@ -68,12 +68,7 @@ def table(hardware: Hardware) -> tuple[Setting, ...]:
                 from_field=lambda n: min(n, hardware.default_iterations), follows_preset=True),
         Setting("size", Number("Output size (px)", 64, hardware.max_side, 32, integer=True),
                 "long side of the result in pixels.", field="size", default=hardware.default_size),
-        _weight("log_cw", Number("How much of the photo", -2, 3, 0.1, hint="content weight, as a power of ten"),
-                "content weight, as a power of ten.", "content_weight"),
-        _weight("log_sw", Number("How much style", -2, 4, 0.1, hint="style weight, as a power of ten"),
-                "style weight, as a power of ten.", "style_weight"),
-        _weight("log_tv", Number("Smoothness", -4, 2, 0.1, hint="total variation (TV) weight, as a power of ten"),
-                "smoothness (total variation) weight, as a power of ten.", "tv_weight"),
+        *(_weight(kind) for kind in TERMS.values() if kind.control is not None),  # each term's own row
         Setting("preview_every", Number("Preview every N steps", 1, 200, 1, integer=True),
                 "send a preview every this many steps.", field="save_every", default=10),
         Setting("optimizer", Choice("optimizer", choices_of("optimizer"), "Optimiser"), '"adam" or "lbfgs".',
@@ -98,10 +93,15 @@ def table(hardware: Hardware) -> tuple[Setting, ...]:
     )  # fmt: skip
 
 
-def _weight(name: str, control: Number, doc: str, field: str) -> Setting:
-    """A loss weight: a slider of its power of ten, moved by the preset."""
-    return Setting(name, control, doc, group="weights", field=field, to_field=_pow10, from_field=math.log10,
-                   follows_preset=True)  # fmt: skip
+def _weight(kind: TermKind) -> Setting:
+    """A registered term's weight: a slider of its power of ten; moved by the preset where it has a config field."""
+    control = kind.control
+    assert control is not None
+    own = kind.field in {f.name for f in fields(StyleConfig)}  # else its term_weights entry, at its default
+    slider = Number(control.label, control.low, control.high, 0.1, hint=control.hint)
+    return Setting(control.param or f"log_{kind.name}", slider, control.help, group="weights", field=kind.field,
+                   to_field=_pow10, from_field=math.log10, follows_preset=own,
+                   default=None if own else math.log10(kind.weight))  # fmt: skip
 
 
 def by_name(settings: tuple[Setting, ...]) -> dict[str, Setting]:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from stylecore import PRESETS, StyleConfig, load_image, stylize, tensor_to_pil, vgg19_extractor  # noqa: E402
 from stylecore.objective.terms import default_terms  # noqa: E402
-from stylecore.optim.engine import PixelOptimizer, set_targets  # noqa: E402
+from stylecore.optim.engine import PixelOptimizer, WholeImage, set_targets  # noqa: E402
 
 PIXELS = ("conv1_1",)
 
@@ -41,7 +41,7 @@ def optimise(style_loss: str, style: torch.Tensor) -> torch.Tensor:
     config = StyleConfig(size=32, device="cpu", style_loss=style_loss, lr=0.02, style_layers=PIXELS)  # type: ignore[arg-type]
     noise = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1))
     terms = set_targets([t for t in default_terms(config) if t.name == "style"], identity, noise, [style], config)
-    optimizer = PixelOptimizer(noise, identity, terms, config)  # type: ignore[arg-type]
+    optimizer = PixelOptimizer(noise, WholeImage(identity, terms), config)  # type: ignore[arg-type]
     for _ in range(300):
         optimizer.step()
     return optimizer.image().detach()

@@ -83,6 +83,9 @@ class StyleConfig:
         "in the largest tiles that do)",
         0,
     )
+    term_weights: tuple[str, ...] = _opt(
+        "weights of registered loss terms that have no option of their own, as NAME=WEIGHT, e.g. edges=2", ()
+    )
 
     def __post_init__(self) -> None:
         # Accept indices or mixed case, store canonical paper names.
@@ -94,8 +97,9 @@ class StyleConfig:
         _check_range("scales", self.scales, 0, 8)
         _check_range("seed", self.seed, 0, MAX_SEED)
         object.__setattr__(self, "tile", _tile_value(self.tile))
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in _WEIGHT_FIELDS:
             _check_number(name, getattr(self, name), positive=False)
+        object.__setattr__(self, "term_weights", _term_weights(self.term_weights))
         for name in ("lr", "style_scale", "time_budget", "stop_when_flat"):
             if getattr(self, name) is not None:
                 _check_number(name, getattr(self, name), positive=True)
@@ -120,14 +124,65 @@ class StyleConfig:
         """All layers the extractor must return (content first, no repeats)."""
         return layer_names(self.content_layers + self.style_layers)
 
+    def term_weight(self, term: str, default: float) -> float:
+        """A loss term's weight: its own field (``content_weight``, ...), else its ``term_weights`` entry,
+        else ``default`` (the term's registered weight)."""
+        if f"{term}_weight" in _WEIGHT_FIELDS:
+            return float(getattr(self, f"{term}_weight"))
+        return dict(_split(entry) for entry in self.term_weights).get(term, default)
+
+    def term_weight_names(self) -> tuple[str, ...]:
+        """The terms ``term_weights`` names."""
+        return tuple(_split(entry)[0] for entry in self.term_weights)
+
     def with_overrides(self, **changes: Any) -> StyleConfig:
-        """A validated copy with the given fields changed (None sets a field to None)."""
+        """A validated copy with the given fields changed (None sets a field to None).
+
+        ``<term>_weight`` for a term without a field of its own sets its ``term_weights`` entry.
+        """
+        names = {f.name for f in fields(self)}
+        extra = {
+            k.removesuffix("_weight"): changes.pop(k) for k in list(changes) if k not in names and k.endswith("_weight")
+        }
+        if extra:
+            kept = [entry for entry in changes.get("term_weights", self.term_weights) if _split(entry)[0] not in extra]
+            changes["term_weights"] = (*kept, *(f"{name}={weight}" for name, weight in extra.items()))
         return replace(self, **changes)
+
+
+#: The loss weights StyleConfig has fields for (the built-in terms'); other terms' are in ``term_weights``.
+_WEIGHT_FIELDS = tuple(f.name for f in fields(StyleConfig) if f.name.endswith("_weight"))
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _split(entry: str) -> tuple[str, float]:
+    name, _, weight = entry.partition("=")
+    return name.strip(), float(weight)
+
+
+def _term_weights(entries: object) -> tuple[str, ...]:
+    """``term_weights`` as canonical ``name=weight`` entries, each name once and each weight finite >= 0."""
+    if isinstance(entries, str) or not isinstance(entries, tuple | list):
+        raise ConfigError(f"term_weights must be NAME=WEIGHT entries, e.g. ('edges=2',), got {entries!r}")
+    parsed: dict[str, float] = {}
+    for entry in entries:
+        name, sep, weight = str(entry).partition("=")
+        name = name.strip()
+        try:
+            value = float(weight)
+        except ValueError:
+            value = math.nan
+        if not sep or not name.isidentifier() or f"{name}_weight" in _WEIGHT_FIELDS or name in parsed:
+            raise ConfigError(
+                f"term_weights entry {entry!r} must be NAME=WEIGHT, once per term, for a term without its own option"
+            )
+        _check_number(f"the weight of {name}", value, positive=False)
+        parsed[name] = value
+    return tuple(f"{name}={weight:g}" for name, weight in parsed.items())
 
 
 def _tile_value(value: object) -> int | Literal["auto"]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from stylecore.optim.engine import PixelOptimizer
+from stylecore.optim.engine import PixelOptimizer, WholeImage
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "artifacts" / "gpu_check.md"
@@ -65,7 +65,9 @@ def _step_setup(size: int, bf16: bool) -> PixelOptimizer:
     generator = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, size, size, generator=generator).cuda()
     style = torch.rand(1, 3, size, size, generator=generator).cuda()
-    return PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config, bf16=bf16)
+    return PixelOptimizer(
+        content, WholeImage(extractor, build_terms(extractor, content, [style], config), bf16=bf16), config
+    )
 
 
 def bf16_parity() -> Row:

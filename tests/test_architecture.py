@@ -1,4 +1,4 @@
-"""The house rules (see CONVENTIONS.md), checked on the source: which layer may import which.
+"""The house rules, checked on the source: which layer may import which, and who may reach what.
 
 Floors, bottom up; a module imports only from lower floors or from its own package (cli excepted):
 
@@ -12,8 +12,13 @@ Floors, bottom up; a module imports only from lower floors or from its own packa
     7  backends                        scale-out (Ray)
     8  cli                             front end: main dispatches, commands share common only
 
-``stylecore/__init__.py`` (the lazy public API) and ``__main__.py`` sit above all of them.
-The core (floors 0-5) never imports video, backends, cli or demo.
+``stylecore/__init__.py`` (the lazy public API, listed once in its ``PUBLIC_API``) and ``__main__.py`` sit
+above all of them. The core (floors 0-5) never imports video, backends, cli or demo. ``export/`` (the
+ONNX extractor) sits above stylecore and ``demo/`` (the app, which serves the exported model) above
+both: they use stylecore's public names, never its private ones nor its CLI; export never imports
+demo, and stylecore imports neither. No file reaches
+another module's private name as an attribute (``module._name``), tests included: what a test needs
+is made public or tested through the public API.
 """
 
 import ast
@@ -220,3 +225,151 @@ def test_test_modules_never_import_one_another(path: Path) -> None:
         if isinstance(node, ast.ImportFrom) and node.module:
             imported = node.module.split(".")[-1]
             assert not imported.startswith("test_"), f"{path.name}:{node.lineno} imports {node.module}"
+
+
+# --- demo/ and export/: front ends above stylecore ---------------------------------------------------------------
+
+PROJECT = ROOT.parent
+OURS = ("stylecore", "demo", "export", "tests")
+FRONT_END_FILES = sorted(p for package in ("demo", "export") for p in (PROJECT / package).rglob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _is_our_module(dotted: str) -> bool:
+    if dotted.split(".")[0] not in OURS:
+        return False
+    base = PROJECT.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _imports(path: Path) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """(line, absolute module, [(name, bound as)]) of every import in ``path``, relative ones resolved."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, [("", a.asname or a.name)]) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            target = ".".join(p for p in (base, node.module or "") if p)
+            found.append((node.lineno, target, [(a.name, a.asname or a.name) for a in node.names]))
+    return found
+
+
+@pytest.mark.parametrize("path", FRONT_END_FILES, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_demo_and_export_use_stylecore_from_above(path: Path) -> None:
+    here = _module_name(path).split(".")[0]
+    for line, target, names in _imports(path):
+        top = target.split(".")[0]
+        where = f"{path.relative_to(PROJECT)}:{line}"
+        assert not (here == "export" and top == "demo"), f"{where} imports {target}: the app sits above export"
+        if top == "stylecore":
+            assert not target.startswith("stylecore.cli"), f"{where} imports the CLI {target}; use the library"
+            private = [n for n, _ in names if n.startswith("_") and not n.startswith("__")]
+            assert not private, f"{where} imports {private} from {target}; use stylecore's public names"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_stylecore_never_imports_demo_or_export(module: str) -> None:
+    for line, target, _ in _imports(MODULES[module]):
+        assert target.split(".")[0] not in {"demo", "export"}, f"{module}:{line} imports {target}"
+
+
+# --- private names reached across modules ------------------------------------------------------------------------
+
+EVERY_FILE = sorted(p for package in OURS for p in (PROJECT / package).rglob("*.py"))
+
+
+def _bound_modules(path: Path) -> dict[str, str]:
+    """Local name -> our module it is bound to by an import in ``path``."""
+    bound = {}
+    for _, target, names in _imports(path):
+        for name, alias in names:
+            dotted = target if not name else f"{target}.{name}"
+            if not name and "." in target and alias == target:  # `import a.b.c` binds `a`
+                dotted, alias = target.split(".")[0], target.split(".")[0]
+            if _is_our_module(dotted):
+                bound[alias] = dotted
+    return bound
+
+
+def _dotted(node: ast.expr, bound: dict[str, str]) -> str | None:
+    """The module an expression like ``name`` or ``name.sub`` denotes, if it is one of ours."""
+    if isinstance(node, ast.Name):
+        return bound.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value, bound)
+        if base is not None and _is_our_module(f"{base}.{node.attr}"):
+            return f"{base}.{node.attr}"
+    return None
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+@pytest.mark.parametrize("path", EVERY_FILE, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_no_private_names_reached_as_attributes(path: Path) -> None:
+    """``module._name``, ``setattr(module, "_name", ...)`` and ``"pkg.module._name"`` targets, across files."""
+    bound, me = _bound_modules(path), _module_name(path)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = _dotted(node.value, bound)
+            assert owner in (None, me), f"{path.name}:{node.lineno} reaches {owner}.{node.attr}"
+        if isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+            owner, name = _dotted(node.args[0], bound), node.args[1].value
+            assert not (owner and isinstance(name, str) and _private(name)), f"{path.name}:{node.lineno} {name}"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.count(".") >= 2:
+            owner, _, name = node.value.rpartition(".")
+            is_target = _is_our_module(owner) and name.isidentifier() and _private(name)
+            assert not is_target, f"{path.name}:{node.lineno} patches {node.value}"
+
+
+# --- the public API: listed once -----------------------------------------------------------------------------------
+
+
+def _type_checking_names() -> dict[str, str]:
+    """Name -> module (under stylecore) of every import in ``stylecore/__init__.py``'s TYPE_CHECKING block."""
+    tree = ast.parse((ROOT / "__init__.py").read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    found = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        for alias in node.names:
+            assert alias.asname == alias.name, f"re-export {alias.name} as itself, for type checkers"
+            found[alias.name] = node.module
+    return found
+
+
+def test_the_type_checking_block_lists_the_api_table() -> None:
+    table = {name: module for module, names in stylecore.PUBLIC_API.items() for name in names}
+    assert _type_checking_names() == table
+    assert sorted(stylecore.__all__) == sorted(table) and len(set(stylecore.__all__)) == len(stylecore.__all__)
+
+
+def _documented_data(module: str, name: str) -> bool:
+    """A module-level assignment ``name = ...`` with a ``#:`` comment on the line above."""
+    lines = (PROJECT / "stylecore").joinpath(*module.split(".")).with_suffix(".py").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith((f"{name} =", f"{name}:")) and number and lines[number - 1].startswith("#:"):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(stylecore.__all__))
+def test_every_public_name_imports_and_has_a_docstring(name: str) -> None:
+    import inspect
+
+    value = getattr(stylecore, name)
+    module = next(home for home, names in stylecore.PUBLIC_API.items() if name in names)
+    if inspect.isclass(value) or inspect.isfunction(value):
+        doc = value.__doc__ or ""
+        generated = inspect.isclass(value) and doc.startswith(f"{value.__name__}(")  # a dataclass's signature
+        assert doc.strip() and not generated, f"{name} ({module}) has no docstring"
+    else:
+        assert _documented_data(module, name), f"{name} ({module}) needs a '#:' comment above its assignment"

@@ -65,9 +65,13 @@ def test_an_empty_input_is_one_line(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("backend", ["local", "ray"])
 def test_untrained_weights_are_announced_like_the_other_commands(photos: Path, tmp_path: Path, capsys,
                                                                   monkeypatch, backend: str) -> None:  # fmt: skip
-    from stylecore.cli import batch as cli_batch
+    from stylecore import StylecoreError
+    from stylecore.backends import ray as ray_backend
 
-    monkeypatch.setattr(cli_batch, "_run_ray", lambda batch, todo: None)  # the warning comes before any worker
+    def no_cluster(workers):
+        raise StylecoreError("no cluster in this test")
+
+    monkeypatch.setattr(ray_backend, "connect", no_cluster)  # the warning comes before any worker
     main(["batch", str(photos), str(EXAMPLES / "strokes.png"), "-o", str(tmp_path / "out"), "--weights", "random",
           "--backend", backend, *RUN])  # fmt: skip
     assert "stylecore: warning: using UNTRAINED random VGG19 weights (seed 0)" in capsys.readouterr().err

@@ -37,3 +37,20 @@ def test_with_content_chroma_keeps_content_color_and_stylized_luminance() -> Non
     out = with_content_chroma(stylised, content)
     torch.testing.assert_close(rgb_to_yiq(out)[:, 1:], rgb_to_yiq(content)[:, 1:], atol=1e-5, rtol=0)
     torch.testing.assert_close(rgb_to_yiq(out)[:, :1], rgb_to_yiq(stylised)[:, :1], atol=1e-5, rtol=0)
+
+
+def test_the_colour_policy_acts_in_its_three_places() -> None:
+    from stylecore.imaging.color import ColorPolicy
+
+    generator = torch.Generator().manual_seed(7)
+    content, style = torch.rand(1, 3, 8, 8, generator=generator), torch.rand(1, 3, 8, 8, generator=generator)
+    none, luminance, match = ColorPolicy("none"), ColorPolicy("luminance"), ColorPolicy("match")
+    assert torch.equal(none.styles([style], content)[0], style) and torch.equal(none.content(content), content)
+    assert torch.equal(none.present(style, content), style) and not none.recolours
+    grey = luminance.content(content)
+    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])  # luminance only
+    assert torch.equal(luminance.styles([style], content)[0], luminance_images(content, style)[1])
+    shown = luminance.present(grey, content)
+    torch.testing.assert_close(rgb_to_yiq(shown)[:, 1:], rgb_to_yiq(content)[:, 1:], atol=1e-5, rtol=0)
+    assert torch.equal(match.styles([style], content)[0], match_color(style, content).clamp(0, 1))
+    assert torch.equal(match.content(content), content) and torch.equal(match.present(style, content), style)

@@ -81,3 +81,36 @@ def test_tile_auto_from_the_command_line() -> None:
 def test_bad_tile_is_one_clear_config_error(bad: object) -> None:
     with pytest.raises(ConfigError, match="tile must be 0 \\(off\\), auto, or"):
         StyleConfig(tile=bad)  # type: ignore[arg-type]
+
+
+def test_term_weights_give_registered_terms_a_weight_without_a_field_of_their_own() -> None:
+    config = StyleConfig(term_weights=("edges=2",))
+    assert config.term_weight("edges", 0.5) == 2.0 and config.term_weight("grain", 0.5) == 0.5  # else the default
+    assert config.term_weight("style", 0.5) == config.style_weight  # a built-in term reads its own field
+    moved = config.with_overrides(edges_weight=4, grain_weight=0.25)  # as the page sets a term's slider
+    assert moved.term_weights == ("edges=4", "grain=0.25") and moved.term_weight("grain", 1.0) == 0.25
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [(("edges",), "must be NAME=WEIGHT"), (("style=3",), "without its own option"), (("a=1", "a=2"), "once per term"),
+     (("edges=-1",), "weight of edges must be a finite number >= 0"), ("edges=1", "must be NAME=WEIGHT entries")],
+)  # fmt: skip
+def test_bad_term_weights_are_one_clear_config_error(entries: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StyleConfig(term_weights=entries)  # type: ignore[arg-type]
+
+
+def test_a_term_weight_for_no_registered_term_is_refused_when_the_terms_are_built() -> None:
+    from stylecore import default_terms
+
+    with pytest.raises(ConfigError, match="unknown loss term 'edges'; registered: content, style, tv"):
+        default_terms(StyleConfig(term_weights=("edges=2",)))
+
+
+def test_term_weights_on_the_command_line() -> None:
+    from stylecore.cli.common import config_from_args
+    from stylecore.cli.image import build_parser
+
+    args = build_parser().parse_args(["a.png", "b.png", "-o", "c.png", "--term-weights", "edges=2,grain=0.5"])
+    assert config_from_args(args).term_weights == ("edges=2", "grain=0.5")

@@ -4,8 +4,8 @@ import torch
 from stylecore import ConfigError, StyleConfig, resolve_weights, stylize
 from stylecore.config import LBFGS_HISTORY
 from stylecore.model.extractor import VGGExtractor
-from stylecore.optim.engine import PixelOptimizer, build_terms, objective
-from stylecore.optim.run import resolve_device
+from stylecore.optim.device import resolve_device
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, objective
 
 RANDOM = resolve_weights("random")
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}
@@ -145,7 +145,7 @@ def test_lbfgs_curvature_pairs_use_the_projected_step(extractor, content, style)
     # A bare clamp after an L-BFGS step left its stored step (d * t) at the proposed one, corrupting the next
     # curvature pair; the projection rewrites it to the step the pixels actually took.
     config = _config(optimizer="lbfgs", lr=1e4, precision="fp32")  # a huge step: the box must clip it
-    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, WholeImage(extractor, build_terms(extractor, content, [style], config)), config)
     for _ in range(2):
         before = run.image().detach().clone()
         run.step()
@@ -160,7 +160,7 @@ def test_lbfgs_keeps_torchs_memory_while_the_box_does_not_clip(extractor, conten
     config = _config(optimizer="lbfgs", lr=1e-2, precision="fp32")  # steps of ~0.005: far from the box
     inner = content.clamp(0.25, 0.75)
     terms = build_terms(extractor, inner, [style], config)
-    run = PixelOptimizer(inner, extractor, terms, config)
+    run = PixelOptimizer(inner, WholeImage(extractor, terms), config)
     plain = inner.clone().requires_grad_(True)
     reference = torch.optim.LBFGS([plain], lr=1e-2, max_iter=1, history_size=LBFGS_HISTORY)
 

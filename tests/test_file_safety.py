@@ -201,20 +201,21 @@ def test_resume_redoes_a_result_that_does_not_decode(tmp_path: Path, capsys, dam
 
 
 def test_one_photo_raising_anything_does_not_stop_the_batch(tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.cli.batch as cli_batch
+    import stylecore.optim.run as run_module
 
     photos = tmp_path / "p"
     photos.mkdir()
     for i, name in enumerate(["a.png", "b.png", "c.png"]):
         photo(photos / name, i)
-    real = cli_batch._one
+    real, calls = run_module.stylize, []
 
-    def flaky(path: Path, *args):
-        if path.name == "b.png":
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:  # the photos go in name order: b.png
             raise RuntimeError("cuDNN said no")
-        return real(path, *args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli_batch, "_one", flaky)
+    monkeypatch.setattr(run_module, "stylize", flaky)
     style = photo(tmp_path / "s.png", 4)
     assert main(["batch", str(photos), str(style), "-o", str(tmp_path / "o"), *FAST]) == 1
     captured = capsys.readouterr()
@@ -258,7 +259,7 @@ def test_the_style_at_style_scale_goes_through_the_memory_limit(tmp_path: Path, 
     check_image_size(32, 40, "output", config, budget=fits)  # the output and a same-size style fit ...
     with pytest.raises(Exception, match="lower --size or --style-scale"):
         check_image_size(3200, 4000, "style", config, forward_only=True, budget=fits)  # ... a 100x style does not
-    monkeypatch.setattr("stylecore.optim.run.memory_budget", lambda device: fits)
+    monkeypatch.setattr("stylecore.optim.memory.memory_budget", lambda device: fits)
     content, style = photo(tmp_path / "c.png", 1), photo(tmp_path / "s.png", 2)
     argv = [str(content), str(style), "-o", str(tmp_path / "o.png"), *FAST]
     assert main([*argv, "--style-scale", "100"]) == 1
@@ -514,17 +515,21 @@ def test_a_damaged_cached_frame_names_the_cache(clip, tmp_path: Path, capsys) ->
 
 
 def test_ctrl_c_in_a_batch_exits_130_and_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
-    import stylecore.cli.batch as cli_batch
+    import os
+    import signal
+
+    import stylecore.optim.run as run_module
 
     photos = tmp_path / "p"
     photos.mkdir()
     photo(photos / "a.png", 1), photo(photos / "b.png", 2)
+    real = run_module.stylize
 
-    def interrupted(path, styles, config, extractor, interrupts):
-        interrupts.received = "SIGINT"  # what the handler records for a Ctrl-C during a photo
-        return torch.rand(1, 3, 8, 8)
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C during a photo: the command's handler records it
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli_batch, "_one", interrupted)
+    monkeypatch.setattr(run_module, "stylize", interrupted)
     assert main(["batch", str(photos), str(photo(tmp_path / "s.png")), "-o", str(tmp_path / "o"), *FAST]) == 130
     assert "stopped by SIGINT; run the same command again to go on" in capsys.readouterr().err
     assert not (tmp_path / "o" / "a.png").exists()  # a half-done photo is not a result

@@ -83,8 +83,6 @@ def test_a_file_that_is_not_a_video_is_one_line(tmp_path: Path) -> None:
 
 
 def test_decoding_that_fails_before_the_first_frame_is_one_line(source: Path, monkeypatch) -> None:
-    from stylecore.video import media
-
     class Broken:
         """A container that opens but whose first packet does not decode."""
 
@@ -101,7 +99,7 @@ def test_decoding_that_fails_before_the_first_frame_is_one_line(source: Path, mo
             raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
             yield  # a generator, like PyAV's
 
-    opened = media._open
-    monkeypatch.setattr(media, "_open", lambda path: Broken(opened(path)))
+    opened = av.open
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: Broken(opened(*args, **kwargs)))
     with pytest.raises(StylecoreError, match=r"clip.mp4: decoding failed at frame 1 \(.*Invalid data"):
         list(read_frames(source))

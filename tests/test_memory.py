@@ -9,7 +9,7 @@ import pytest
 from stylecore import StyleConfig
 from stylecore.optim.memory import estimate_peak_bytes, largest_fitting_side, resolve_tile
 
-#: The share of free memory a run is planned into (``stylecore.optim.run._fit_gpu_memory``).
+#: The share of free memory a run is planned into (``stylecore.optim.memory.HEADROOM``).
 PLANNED_SHARE = 0.9
 
 
@@ -58,12 +58,12 @@ def test_auto_tile_picks_the_largest_tile_that_fits() -> None:
 
 
 def test_a_run_with_auto_tile_tiles_only_when_memory_is_short(monkeypatch, content, style) -> None:
-    from stylecore.optim import run
+    from stylecore.optim import memory, run, tiling
 
     config = _auto(size=1024, weights="random:0")  # planned only: no step, no big allocation
     untiled = estimate_peak_bytes(768, 1024, config.with_overrides(tile=0))
     for budget, tiled in ((untiled, False), (untiled - 1, True)):
-        monkeypatch.setattr(run, "memory_budget", lambda _device, budget=budget: budget)  # no real allocation
+        monkeypatch.setattr(memory, "memory_budget", lambda _device, budget=budget: budget)  # no real allocation
         plan = run.StyleRun(content, style, config)
         assert (plan.plan.tile > 0) == tiled and plan.config.tile == plan.plan.tile
-        assert run.uses_tiles(768, 1024, plan.config) == tiled
+        assert tiling.uses_tiles(768, 1024, plan.config) == tiled

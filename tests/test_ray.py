@@ -140,7 +140,7 @@ def test_one_worker_per_gpu_when_there_are_gpus(monkeypatch, resources, workers,
     from stylecore.backends import ray as ray_backend
 
     fake = _FakeRay(resources)
-    monkeypatch.setattr(ray_backend, "_ray", lambda: fake)
+    monkeypatch.setattr(ray_backend, "load_ray", lambda: fake)
     chosen = ray_backend.connect(workers)
     assert (chosen.count, chosen.gpus, chosen.threads) == expected
     list(ray_backend.stylize_photos([], [], None, chosen))

@@ -12,7 +12,7 @@ from stylecore import ConfigError, StyleConfig, stylize
 from stylecore.objective.regions import at_layer, region_shares
 from stylecore.objective.style import STATISTICS
 from stylecore.objective.terms import StyleTerm
-from stylecore.optim.engine import PixelOptimizer, build_terms, set_targets
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, set_targets
 
 from .conftest import EXAMPLES
 
@@ -42,7 +42,7 @@ def _paint(masks: list[Tensor | None], statistic: str = "gram", steps: int = 300
     red, blue = flat((0.9, 0.1, 0.1)), flat((0.1, 0.2, 0.9))
     term = StyleTerm(STATISTICS[statistic], PIXELS, 1.0, masks)
     set_targets([term], identity, noise, [red, blue], config)
-    optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
+    optimizer = PixelOptimizer(noise, WholeImage(identity, [term]), config)  # type: ignore[arg-type]
     for _ in range(steps):
         optimizer.step()
     return optimizer.image().detach()
@@ -122,7 +122,7 @@ def test_a_style_region_picks_the_part_of_the_style_to_copy() -> None:
     everywhere = torch.ones(1, 1, 32, 32)
     term = StyleTerm(STATISTICS["gram"], PIXELS, 1.0, [everywhere], [half()])  # only the style's red half counts
     set_targets([term], identity, noise, [two_colours], config)
-    optimizer = PixelOptimizer(noise, identity, [term], config)  # type: ignore[arg-type]
+    optimizer = PixelOptimizer(noise, WholeImage(identity, [term]), config)  # type: ignore[arg-type]
     for _ in range(300):
         optimizer.step()
     mean = optimizer.image().detach().mean(dim=(2, 3))[0]

@@ -6,10 +6,13 @@ import torch
 from stylecore import StyleConfig, stylize
 from stylecore.imaging.color import rgb_to_yiq
 from stylecore.objective.terms import StyleTerm
+from stylecore.optim import memory
 from stylecore.optim import run as run_module
 from stylecore.optim.device import choose_precision
 from stylecore.optim.engine import PixelOptimizer, build_terms
-from stylecore.optim.run import StyleRun, auto_scales, scale_plan
+from stylecore.optim.run import StyleRun
+from stylecore.optim.scale import build_objective
+from stylecore.optim.schedule import auto_scales, scale_plan
 
 SMALL = {"size": 64, "device": "cpu", "save_every": 0}
 
@@ -22,11 +25,11 @@ def _spy_targets(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...],
     """Record the content and style shapes each scale's targets are computed from."""
     calls = []
 
-    def spy(extractor, content, styles, config, *more):
+    def spy(extractor, content, styles, config, *more, **options):
         calls.append((tuple(content.shape[-2:]), [tuple(s.shape[-2:]) for s in styles]))
-        return build_terms(extractor, content, styles, config, *more)
+        return build_objective(extractor, content, styles, config, *more, **options)
 
-    monkeypatch.setattr(run_module, "build_terms", spy)
+    monkeypatch.setattr(run_module, "build_objective", spy)
     return calls
 
 
@@ -185,14 +188,31 @@ def test_cuda_memory_pre_check_downscales_with_a_notice_before_starting(monkeypa
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 * 2**30))
     free["bytes"] = int(needed / 0.9) + 2**20  # enough: the run starts at the size asked for
-    assert run_module._fit_gpu_memory((384, 512, 100), config, cuda) == (1.0, [])
+    assert memory.fit_gpu_memory((384, 512, 100), config, cuda) == (1.0, [])
     free["bytes"] = needed // 3  # a third of what it needs: a smaller run, said so
-    shrink, notices = run_module._fit_gpu_memory((384, 512, 100), config, cuda)
+    shrink, notices = memory.fit_gpu_memory((384, 512, 100), config, cuda)
     side = round(512 * shrink)
     assert 0 < shrink < 1 and estimate_peak_bytes(round(384 * shrink), side, config) <= free["bytes"] * 0.9
     fit = f"downscaled from 512 to {side} px to fit {free['bytes'] * 0.9 / 2**30:.1f} GiB of GPU memory"
     assert notices == [f"{fit}; --tile 512 keeps the full size (see Print size in the README)"]
     free["bytes"] = 2**20  # 1 MiB: not even the smallest size fits
     with pytest.raises(ConfigError, match=r"not enough GPU memory \(0.0 GiB free\)"):
-        run_module._fit_gpu_memory((384, 512, 100), config, cuda)
-    assert run_module._fit_gpu_memory((384, 512, 100), config, torch.device("cpu")) == (1.0, [])  # CPU: no check
+        memory.fit_gpu_memory((384, 512, 100), config, cuda)
+    assert memory.fit_gpu_memory((384, 512, 100), config, torch.device("cpu")) == (1.0, [])  # CPU: no check
+
+
+def test_stylize_and_style_run_take_the_run_inputs_and_nothing_else() -> None:
+    """The inputs are one dataclass; the two public signatures keep their keywords and must name the same."""
+    import dataclasses
+    import inspect
+
+    from stylecore.optim.plan import RunInputs
+
+    fields = [f.name for f in dataclasses.fields(RunInputs)]
+    taken = {
+        fn.__qualname__: [
+            p for p in inspect.signature(fn).parameters if p not in {"self", "config", "callback", "clock"}
+        ]
+        for fn in (stylize, StyleRun.__init__)
+    }
+    assert all(sorted(params) == sorted(fields) for params in taken.values()), taken

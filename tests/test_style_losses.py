@@ -26,7 +26,7 @@ from stylecore.objective.functional import (
 )
 from stylecore.objective.style import STATISTICS, StyleStatistic
 from stylecore.objective.terms import StyleTerm, default_terms
-from stylecore.optim.engine import PixelOptimizer, set_targets
+from stylecore.optim.engine import PixelOptimizer, WholeImage, set_targets
 
 PIXELS = ("conv1_1",)  # the name the identity extractor answers to
 
@@ -46,7 +46,7 @@ def _optimise(style_loss: str, style: Tensor, steps: int = 300) -> Tensor:
     config = StyleConfig(size=32, device="cpu", style_loss=style_loss, seed=0, lr=0.02, style_layers=PIXELS)
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     terms = set_targets([t for t in default_terms(config) if t.name == "style"], identity, noise, [style], config)
-    optimizer = PixelOptimizer(noise, identity, terms, config)  # type: ignore[arg-type]
+    optimizer = PixelOptimizer(noise, WholeImage(identity, terms), config)  # type: ignore[arg-type]
     for _ in range(steps):
         optimizer.step()
     return optimizer.image().detach()

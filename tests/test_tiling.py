@@ -9,9 +9,11 @@ import torch
 
 from stylecore import StyleConfig, stylize, vgg19_extractor
 from stylecore.errors import ConfigError
-from stylecore.objective.terms import TemporalTerm
-from stylecore.optim.engine import PixelOptimizer, build_terms, objective
-from stylecore.optim.tiling import TiledObjective, build_tiled_terms, halo_for, layer_stride, tile_grid
+from stylecore.objective.registry import blend_shares
+from stylecore.objective.terms import TemporalTerm, default_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, objective
+from stylecore.optim.scale import build_objective
+from stylecore.optim.tiling import CONTENT_CACHE_BYTES, TiledObjective, halo_for, layer_stride, tile_grid
 
 SHALLOW = ("conv1_1", "conv2_1", "conv3_1")  # halo 12: small tiles still have an inside
 LAYERS = ("conv1_1", "relu1_1", "conv2_1", "relu2_1", "conv3_1", "relu3_1", "conv4_1")
@@ -27,6 +29,14 @@ def _images(height: int, width: int, count: int = 1, seed: int = 0) -> tuple[tor
     content = torch.rand(1, 3, height, width, generator=generator)
     styles = [torch.rand(1, 3, 64 + 16 * i, 80, generator=generator) for i in range(count)]
     return content, styles
+
+
+def _tiled(extractor, content, styles, config, regions=None, extra=(), cache_bytes=CONTENT_CACHE_BYTES):
+    """The tiled objective of ``config``'s terms and ``extra``, its targets set (as build_objective does)."""
+    terms = [*default_terms(config, regions), *extra]
+    tiled = TiledObjective(extractor, terms, tuple(content.shape[-2:]), config.tile, cache_bytes=cache_bytes)
+    tiled.set_targets(content, styles, blend_shares(len(styles), config.style_blend))
+    return tiled
 
 
 def _untiled(extractor, image, terms) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -53,8 +63,7 @@ def _compare(extractor, config, height=96, width=112, count=1, regions=None, ext
     regions = None if regions is None else [None if m is None else m.to(dtype) for m in regions]
     whole = build_terms(extractor, content, styles, config, regions, (), extra)
     values, grad = _untiled(extractor, image, whole)
-    tiled_terms = build_tiled_terms(extractor, content, styles, config, regions, (), extra)
-    tiled_values, tiled_grad = TiledObjective(extractor, tiled_terms, content, config.tile).evaluate(image)
+    tiled_values, tiled_grad = _tiled(extractor, content, styles, config, regions, extra).evaluate(image)
     error = ((tiled_grad - grad).norm() / grad.norm()).item()
     for name, value in values.items():
         assert tiled_values[name].item() == pytest.approx(value.item(), rel=1e-5), name
@@ -112,8 +121,8 @@ def test_content_targets_recomputed_when_not_cached(shallow) -> None:
     content, styles = _images(96, 112)
     config = _config()
     image = torch.rand(content.shape, generator=torch.Generator().manual_seed(5))
-    cached = TiledObjective(shallow, build_tiled_terms(shallow, content, styles, config), content, 32)
-    fresh = TiledObjective(shallow, build_tiled_terms(shallow, content, styles, config), content, 32, cache_bytes=0)
+    cached = _tiled(shallow, content, styles, config)
+    fresh = _tiled(shallow, content, styles, config, cache_bytes=0)
     assert torch.equal(cached.evaluate(image)[1], fresh.evaluate(image)[1])
 
 
@@ -127,18 +136,17 @@ def test_sliced_regions_are_refused_with_a_clear_error(shallow) -> None:
     content, styles = _images(96, 112, 2)
     config = _config(style_loss="sliced")
     mask = torch.ones(1, 1, 96, 112)
-    terms = build_tiled_terms(shallow, content, styles, config, [mask, None])
     with pytest.raises(ConfigError, match="--tile 0"):
-        TiledObjective(shallow, terms, content, 32)
+        build_objective(shallow, content, styles, config, [mask, None])
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_tiled_steps_follow_untiled_steps(shallow, optimizer) -> None:
     content, styles = _images(80, 96)
     config = _config(optimizer=optimizer)
-    plain = PixelOptimizer(content, shallow, build_terms(shallow, content, styles, config), config)
-    terms = build_tiled_terms(shallow, content, styles, config)
-    tiled = PixelOptimizer(content, shallow, terms, config, tiled=TiledObjective(shallow, terms, content, 32))
+    plain = PixelOptimizer(content, WholeImage(shallow, build_terms(shallow, content, styles, config)), config)
+    tiled = PixelOptimizer(content, build_objective(shallow, content, styles, config), config)
+    assert isinstance(tiled.objective, TiledObjective)
     # The first step starts from the same pixels, so its loss agrees to the gradient's 1e-5. L-BFGS's later
     # steps (lr 1, then projected onto the box) amplify that 1e-7-level rounding where pixels sit on the box's
     # edge, so they are compared to 1e-3; Adam's steps are bounded by lr and keep 1e-5.
@@ -174,8 +182,7 @@ def _rank_gradient(rank: int, world: int, init: str, out: str) -> None:
         extractor = vgg19_extractor(layers=LAYERS, weights="random:0")
         content, styles = _images(96, 112)
         config = _config()
-        terms = build_tiled_terms(extractor, content, styles, config)
-        values, grad = TiledObjective(extractor, terms, content, 32).evaluate(content.flip(-1))
+        values, grad = _tiled(extractor, content, styles, config).evaluate(content.flip(-1))
         if rank == 0:
             torch.save({"grad": grad, "total": values["total"]}, out)
     finally:
@@ -188,8 +195,7 @@ def test_two_gloo_processes_give_one_process_gradient(tmp_path) -> None:
     shared = torch.load(out)
     extractor = vgg19_extractor(layers=LAYERS, weights="random:0")
     content, styles = _images(96, 112)
-    terms = build_tiled_terms(extractor, content, styles, _config())
-    values, grad = TiledObjective(extractor, terms, content, 32).evaluate(content.flip(-1))
+    values, grad = _tiled(extractor, content, styles, _config()).evaluate(content.flip(-1))
     assert ((shared["grad"] - grad).norm() / grad.norm()).item() <= 1e-5
     assert shared["total"].item() == pytest.approx(values["total"].item(), rel=1e-6)
 
@@ -223,10 +229,10 @@ def test_the_memory_estimate_follows_the_tile_not_the_image() -> None:
 
 def test_a_tiled_run_checks_its_style_targets_by_the_tile(monkeypatch) -> None:
     """A print-size style image is sized as the tiles its targets are computed from, not as one VGG pass."""
-    from stylecore.optim import run as run_module
+    from stylecore.optim import memory
 
-    monkeypatch.setattr(run_module, "memory_budget", lambda device="cpu": 8 * 2**30)  # an 8 GiB machine
+    monkeypatch.setattr(memory, "memory_budget", lambda device="cpu": 8 * 2**30)  # an 8 GiB machine
     config, style, cpu = StyleConfig(size=4096, tile=512), torch.zeros(1, 3, 64, 64), torch.device("cpu")
-    run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=True)  # fits: tiles
+    memory.check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=True)  # fits: tiles
     with pytest.raises(ConfigError, match=r"style image 1 at style_scale 1 would be 4096x4096 px and need about"):
-        run_module._check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=False)  # gathered: whole
+        memory.check_sizes([(4096, 4096, 2)], [style], config, cpu, tiled_targets=False)  # gathered: whole

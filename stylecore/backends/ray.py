@@ -27,12 +27,14 @@ from ..errors import StylecoreError
 from ..extras import require
 from ..imaging.images import array_to_tensor, tensor_to_array
 from ..model.extractor import vgg19_extractor
-from ..optim.run import resolve_device, stylize
+from ..optim.device import resolve_device
+from ..optim.run import stylize
 from ..video.chain import VideoSettings, stylize_frames
 from ..video.media import Frame
 
 
-def _ray() -> Any:
+def load_ray() -> Any:
+    """The ``ray`` module, or a one-line error saying which extra installs it (tests stand a fake in)."""
     return require("ray", "the Ray backend", "ray")
 
 
@@ -47,7 +49,7 @@ def connect(workers: int | None = None) -> Workers:
     """Join ``RAY_ADDRESS`` or start a local Ray; one worker per GPU, or per CPU without GPUs."""
     if workers is not None and workers < 1:
         raise StylecoreError(f"--workers must be at least 1, got {workers}")
-    ray = _ray()
+    ray = load_ray()
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     context = ray.data.DataContext.get_current()  # (importing ray.data configures its logger)
@@ -114,7 +116,7 @@ class ChunkWorker(_Worker):
 
 
 def _map(items: list[dict[str, Any]], worker: type, workers: Workers, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    ray = _ray()
+    ray = load_ray()
     dataset = ray.data.from_items(items).map_batches(
         worker,
         fn_constructor_kwargs={**kwargs, "threads": workers.threads},

@@ -4,6 +4,9 @@ Factors in Neural Style Transfer" (section 5). Pure tensor functions on RGB in [
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
@@ -55,3 +58,37 @@ def _sqrtm(matrix: Tensor, *, inverse: bool = False) -> Tensor:
     values = values.clamp(min=1e-8)
     root: Tensor = vectors @ torch.diag(values.rsqrt() if inverse else values.sqrt()) @ vectors.T
     return root
+
+
+@dataclass(frozen=True)
+class ColorPolicy:
+    """What ``preserve_colors`` does to a run, in its three places: the style images before the run,
+    the content each scale matches, and the image the user sees.
+
+    ``none``: nothing. ``match``: each style image is recoloured to the content's colours first.
+    ``luminance``: the run sees only luminance (content and styles), and the content's chroma is put
+    back on every image shown.
+    """
+
+    mode: str  # "none", "luminance" or "match" (StyleConfig.preserve_colors)
+
+    def styles(self, styles: Sequence[Tensor], content: Tensor) -> list[Tensor]:
+        """The style images as the run uses them (full size, before the first scale)."""
+        if self.mode == "match":
+            return [match_color(s, content).clamp(0, 1) for s in styles]
+        if self.mode == "luminance":
+            return [luminance_images(content, s)[1] for s in styles]
+        return list(styles)
+
+    def content(self, content: Tensor) -> Tensor:
+        """The content image as a scale's terms see it."""
+        return luminance_images(content, content)[0] if self.mode == "luminance" else content
+
+    @property
+    def recolours(self) -> bool:
+        """Whether :meth:`present` changes the image (so the caller need not size the content for it)."""
+        return self.mode == "luminance"
+
+    def present(self, image: Tensor, content: Tensor) -> Tensor:
+        """What the user sees of ``image``, given the original ``content`` at its size."""
+        return with_content_chroma(image, content) if self.recolours else image

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..errors import WeightsError
 
+#: The environment variable naming a weights file (or source) when none is given.
 WEIGHTS_ENV = "STYLECORE_WEIGHTS"
 # torchvision.models.VGG19_Weights.IMAGENET1K_V1.url, kept literal so that
 # resolving weights never imports torchvision's model zoo.

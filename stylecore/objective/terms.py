@@ -1,48 +1,39 @@
-"""Loss terms as units: each owns its layers, its fixed target, and its weighted value.
+"""The built-in loss terms: each owns its layers, its fixed target, its weighted value and its tiled form.
 
-A term is anything with a ``name``, the ``layers`` it reads, a ``set_targets``
-that computes its target once (before the loop, without gradients), and a call
-that returns its weighted value from the generated image's features. The
-optimisation sums what the terms return; front ends label losses by
-``term.name``. A new loss (temporal, say) is a new class here, not an edit to the
-loop; a new style statistic is a class in :mod:`stylecore.objective.style`. (After pystiche's criteria.)
+Each registers itself (:func:`~stylecore.objective.registry.register_term`): its config weight, its
+plot colour and its control on the page. A new loss (temporal, say) is a new class, not an edit to
+the loop; a new style statistic is a class in :mod:`stylecore.objective.style`. Each term's tiled
+form sits next to its untiled call (``tile_value``, or ``tile_statistics`` and ``tile_loss``;
+:mod:`stylecore.objective.tile_terms`), so the two are read, and kept equal, together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from ..config import StyleConfig
+from ..errors import ConfigError
 from .functional import content_loss, temporal_loss, tv_loss
 from .regions import Mask, at_layer, region_shares
+from .registry import TERMS, FeatureFn, LossTerm, WeightControl, check_term_weights, register_term
 from .style import STATISTICS, Stat, StyleStatistic
+from .tile_terms import TileContext, Window, crop
 
-#: Anything called like the torch extractor: ``(image, layers) -> {layer: features}``.
-FeatureFn = Callable[[Tensor, Sequence[str]], dict[str, Tensor]]
+_EPS = 1e-8
 #: A region of a style term at one layer size: its index, its mask there (None: the full mask), its factor.
 Region = tuple[int, Tensor | None, Tensor | float]
 
 
-class LossTerm(Protocol):
-    """One weighted term of the objective."""
-
-    name: str
-    layers: tuple[str, ...]
-
-    def set_targets(
-        self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
-    ) -> None:
-        """Compute the fixed target from the content and style images (``shares`` sum to 1)."""
-
-    def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
-        """The weighted value for the generated ``image`` and its ``features``."""
-
-
+@register_term(
+    "content",
+    color="#2563eb",
+    control=WeightControl("How much of the photo", -2, 3, "content weight, as a power of ten.",
+                          hint="content weight, as a power of ten", param="log_cw"),
+)  # fmt: skip
 @dataclass
 class ContentTerm:
     """Feature reconstruction of the content image, averaged over ``layers``."""
@@ -51,6 +42,19 @@ class ContentTerm:
     layers: tuple[str, ...]
     name: str = "content"
     targets: dict[str, Tensor] = field(default_factory=dict, repr=False)  # layer -> (1, C, H, W)
+    # Tiled: tile index -> the content's features over the tile's own region; layer -> Σ t² over the image.
+    tile_targets: Callable[[int], dict[str, Tensor]] | None = field(default=None, repr=False)
+    norms: dict[str, Tensor] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: StyleConfig,
+        weight: float,
+        regions: Sequence[Mask | None] | None,
+        style_regions: Sequence[Mask | None],
+    ) -> ContentTerm:
+        return cls(weight, config.content_layers)
 
     def set_targets(
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
@@ -61,7 +65,25 @@ class ContentTerm:
         losses = [content_loss(features[n], target) for n, target in self.targets.items()]
         return self.weight * torch.stack(losses).mean()
 
+    def set_tile_targets(
+        self, context: TileContext, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        """No whole-image features: each tile's own, from the tiler (cached or recomputed)."""
+        self.tile_targets, self.norms = context.content_targets(self.layers)
 
+    def tile_value(self, own: Mapping[str, Tensor], pixels: Tensor, window: Window, index: int) -> Tensor:
+        assert self.tile_targets is not None, "set_tile_targets first"
+        targets = self.tile_targets(index)
+        errors = [(own[n] - targets[n]).pow(2).sum() / (self.norms[n] + _EPS) for n in self.layers]
+        return self.weight * torch.stack(errors).mean()
+
+
+@register_term(
+    "style",
+    color="#db2777",
+    control=WeightControl("How much style", -2, 4, "style weight, as a power of ten.",
+                          hint="style weight, as a power of ten", param="log_sw"),
+)  # fmt: skip
 @dataclass
 class StyleTerm:
     """A style statistic matched at ``layers``: over the whole image, or style ``i`` in content region ``i``.
@@ -90,6 +112,18 @@ class StyleTerm:
     # (h, w) -> the regions present at that layer size with their masks and factors: fixed for a
     # scale, so computed on the first step, not on every one (no host sync per region per step).
     _at_layer: dict[tuple[int, int], list[Region]] = field(default_factory=dict, repr=False)
+    _tile_sizes: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)  # layer -> full map size
+
+    @classmethod
+    def from_config(
+        cls,
+        config: StyleConfig,
+        weight: float,
+        regions: Sequence[Mask | None] | None,
+        style_regions: Sequence[Mask | None],
+    ) -> StyleTerm:
+        """The statistic ``config.style_loss`` names (:data:`~stylecore.objective.style.STATISTICS`), per region."""
+        return cls(STATISTICS[config.style_loss], config.style_layers, weight, regions, style_regions, seed=config.seed)
 
     def set_targets(
         self, extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
@@ -157,7 +191,61 @@ class StyleTerm:
             self._at_layer[(height, width)] = found
         return self._at_layer[(height, width)]
 
+    def set_tile_targets(
+        self, context: TileContext, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]
+    ) -> None:
+        """The same targets as :meth:`set_targets`, from tiles of each style image when the statistic sums."""
+        if self.masks is not None and not self.statistic.tiles_regions:
+            raise ConfigError(
+                f"tiling does not support {self.statistic.name} statistics with regions; use --tile 0 or gram/meancov"
+            )
+        if self.statistic.gathered:  # holds every position anyway: from the whole image, as untiled
+            self.set_targets(context.extractor, content, styles, shares)
+            return
 
+        def measure(index: int) -> Mapping[str, Stat]:
+            return context.statistics(styles[index], self.statistic, self.layers, self.style_mask(index))
+
+        self.set_targets_from(measure, content, shares)
+
+    def gathered_keys(self) -> frozenset[str]:
+        keys = self.statistic.gathered
+        return frozenset(f"{layer}:{i}:{k}" for layer in self.targets for i in self.factors for k in keys)
+
+    def tile_statistics(self, own: Mapping[str, Tensor], windows: Mapping[str, Window]) -> dict[str, Tensor]:
+        """Each region's partial statistics: its mask cropped with the tile at each layer."""
+        stats: dict[str, Tensor] = {}
+        for layer in self.targets:
+            window = windows[layer]
+            self._tile_sizes[layer] = window.size
+            flat = own[layer][0].flatten(1)  # (C, n)
+            for i, mask, _ in self.regions_at(*window.size):
+                weights = None if mask is None else crop(mask, window.box).flatten()  # (n,)
+                partial = self.statistic.partial(flat, weights)
+                stats.update({f"{layer}:{i}:{key}": value for key, value in partial.items()})
+        return stats
+
+    def tile_loss(self, stats: Mapping[str, Tensor]) -> Tensor:
+        """The untiled loss at the statistics combined over the tiles."""
+        losses = []
+        for layer, targets in self.targets.items():  # draws in the untiled call's order
+            parts = []
+            for i, _, factor in self.regions_at(*self._tile_sizes[layer]):
+                prefix = f"{layer}:{i}:"
+                sums = {key.removeprefix(prefix): value for key, value in stats.items() if key.startswith(prefix)}
+                target = self.statistic.draw(targets[i], self.generator)
+                parts.append(factor * self.statistic.tiled_distance(sums, target))
+            losses.append(torch.stack(parts).sum() if parts else next(iter(stats.values())).new_zeros(()))
+        return self.weight * torch.stack(losses).mean()
+
+
+@register_term(
+    "tv",
+    color="#16a34a",
+    legend="total variation",
+    control=WeightControl("Smoothness", -4, 2, "smoothness (total variation) weight, as a power of ten.",
+                          hint="total variation (TV) weight, as a power of ten", param="log_tv"),
+)  # fmt: skip
 @dataclass
 class TotalVariationTerm:
     """Smoothness of the generated pixels; needs no features and no target."""
@@ -173,6 +261,17 @@ class TotalVariationTerm:
 
     def __call__(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:
         return self.weight * tv_loss(image)
+
+    def tile_value(self, own: Mapping[str, Tensor], pixels: Tensor, window: Window, index: int) -> Tensor:
+        """Pairs whose first pixel is in the tile's own region (the halo supplies the second)."""
+        (y0, y1, x0, x1), (height, width) = window.in_crop(), window.size
+        channels = pixels.shape[1]
+        # The crop reaches past the own region wherever the image does, so its edge is the image's.
+        rows = pixels[..., y0 : min(y1 + 1, pixels.shape[-2]), x0:x1]
+        cols = pixels[..., y0:y1, x0 : min(x1 + 1, pixels.shape[-1])]
+        dy = (rows[..., 1:, :] - rows[..., :-1, :]).pow(2).sum() / (channels * (height - 1) * width)
+        dx = (cols[..., :, 1:] - cols[..., :, :-1]).pow(2).sum() / (channels * height * (width - 1))
+        return self.weight * (dy + dx)
 
 
 @dataclass
@@ -212,16 +311,12 @@ class TemporalTerm:
             self._sized[(height, width)] = (target, mask)
         return self._sized[(height, width)]
 
-
-def style_term(
-    config: StyleConfig,
-    regions: Sequence[Mask | None] | None = None,
-    style_regions: Sequence[Mask | None] = (),
-) -> LossTerm:
-    """The style term for ``config.style_loss`` (a name in :data:`~stylecore.objective.style.STATISTICS`);
-    with ``regions``, that statistic per region."""
-    statistic = STATISTICS[config.style_loss]
-    return StyleTerm(statistic, config.style_layers, config.style_weight, regions, style_regions, seed=config.seed)
+    def tile_value(self, own: Mapping[str, Tensor], pixels: Tensor, window: Window, index: int) -> Tensor:
+        target, mask = self.at_size(*window.size)
+        norm = (mask.expand_as(target) * target.pow(2)).sum()  # fixed for the scale; small next to VGG
+        ours = crop(pixels, window.in_crop())
+        weights = crop(mask, window.box).expand_as(ours)
+        return self.weight * (weights * (ours - crop(target, window.box)).pow(2)).sum() / (norm + _EPS)
 
 
 def default_terms(
@@ -229,13 +324,11 @@ def default_terms(
     regions: Sequence[Mask | None] | None = None,
     style_regions: Sequence[Mask | None] = (),
 ) -> list[LossTerm]:
-    """Content, style and total variation, weighted and layered as ``config`` says."""
-    return [
-        ContentTerm(config.content_weight, config.content_layers),
-        style_term(config, regions, style_regions),
-        TotalVariationTerm(config.tv_weight),
-    ]
+    """Every registered term (content, style, total variation, ...), weighted and layered as ``config`` says;
+    with ``regions``, the style term per region."""
+    check_term_weights(config)
+    return [kind.make(config, regions, style_regions) for kind in TERMS.values()]
 
 
-#: The names front ends label losses with, in order.
-TERM_NAMES: tuple[str, ...] = tuple(term.name for term in default_terms(StyleConfig()))
+#: The names front ends label losses with, in order (the built-in terms').
+TERM_NAMES: tuple[str, ...] = tuple(TERMS)

@@ -1,13 +1,15 @@
 """One scale's problem: fixed targets, the objective, and the pixel optimizer that steps it.
 
-A whole run (scales, budget, colours, memory, the result) is :mod:`stylecore.optim.run`.
+:class:`PixelOptimizer` steps any :class:`Objective`: :class:`WholeImage` here, or
+:class:`~stylecore.optim.tiling.TiledObjective` at print size (:func:`stylecore.optim.scale.build_objective`
+picks). A whole run (scales, budget, colours, memory, the result) is :mod:`stylecore.optim.run`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -16,13 +18,10 @@ from torch import Tensor
 from ..config import LBFGS_HISTORY, StyleConfig
 from ..errors import ConfigError
 from ..imaging.sizing import fit_long_side
-from ..model.extractor import VGGExtractor
 from ..model.layers import layer_names
-from ..objective.terms import FeatureFn, LossTerm, default_terms
+from ..objective.registry import FeatureFn, LossTerm, blend_shares
+from ..objective.terms import default_terms
 from .adam import PixelAdam
-
-if TYPE_CHECKING:
-    from .tiling import TiledObjective
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,22 @@ class LossTerms:
     def __getitem__(self, name: str) -> float:
         return self.values[name]
 
+    @classmethod
+    def of(cls, values: Mapping[str, Tensor]) -> LossTerms:
+        """From each term's value and ``total`` as tensors (one host sync each, once per step)."""
+        return cls({name: v.item() for name, v in values.items() if name != "total"}, values["total"].item())
 
-def blend_shares(count: int, blend: Sequence[float] | None) -> list[float]:
-    """Per-style shares summing to 1 (equal when ``blend`` is None)."""
-    if blend is None:
-        return [1.0 / count] * count
-    if len(blend) != count:
-        raise ConfigError(f"style_blend has {len(blend)} weights for {count} style images")
-    total = sum(blend)
-    return [w / total for w in blend]
+
+class Objective(Protocol):
+    """The loss of one scale at an image, and its pixel gradient: whole (:class:`WholeImage`) or tiled."""
+
+    layers: tuple[str, ...]  # what the VGG pass extracts; () for a pixels-only objective
+
+    def set_targets(self, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]) -> None:
+        """Every term's fixed target, once, before the first step (``shares`` sum to 1)."""
+
+    def backward(self, image: Tensor) -> LossTerms:
+        """The loss at ``image`` (a leaf); d total / d image is accumulated into ``image.grad``."""
 
 
 @torch.no_grad()  # not inference_mode: autograd saves the targets in the loop
@@ -51,10 +57,31 @@ def set_targets(
     terms: Sequence[LossTerm], extract: FeatureFn, content: Tensor, styles: Sequence[Tensor], config: StyleConfig
 ) -> Sequence[LossTerm]:
     """Compute every term's fixed target once, before the loop; returns ``terms``."""
-    shares = blend_shares(len(styles), config.style_blend)
-    for term in terms:
-        term.set_targets(extract, content, styles, shares)
+    WholeImage(extract, terms).set_targets(content, styles, blend_shares(len(styles), config.style_blend))
     return terms
+
+
+class WholeImage:
+    """The objective over the whole image: one VGG forward and backward per step."""
+
+    def __init__(self, extract: FeatureFn, terms: Sequence[LossTerm], *, bf16: bool = False) -> None:
+        self.extract, self.terms = extract, list(terms)
+        wanted = [layer for term in self.terms for layer in term.layers]
+        self.layers = layer_names(wanted) if wanted else ()  # a pixels-only objective needs no VGG pass
+        self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32
+
+    @torch.no_grad()  # not inference_mode: autograd saves the targets in the loop
+    def set_targets(self, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]) -> None:
+        for term in self.terms:
+            term.set_targets(self.extract, content, styles, shares)
+
+    def backward(self, image: Tensor) -> LossTerms:
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            features = self.extract(image, self.layers) if self.layers else {}
+        features = {name: f.float() for name, f in features.items()}
+        values = objective(features, image, self.terms)
+        values["total"].backward()  # type: ignore[no-untyped-call]
+        return LossTerms.of(values)
 
 
 def build_terms(
@@ -125,21 +152,8 @@ class PixelOptimizer:
     sigmoid logits (README, Performance).
     """
 
-    def __init__(
-        self,
-        image: Tensor,
-        extractor: VGGExtractor,
-        terms: Sequence[LossTerm],
-        config: StyleConfig,
-        *,
-        bf16: bool = False,
-        tiled: TiledObjective | None = None,
-    ) -> None:
-        self.extractor, self.terms = extractor, list(terms)
-        self.tiled = tiled  # print size: the objective and its gradient tile by tile (stylecore.optim.tiling)
-        wanted = [layer for term in self.terms for layer in term.layers]
-        self.layers = layer_names(wanted) if wanted else ()  # a pixels-only objective needs no VGG pass
-        self.bf16 = bf16  # autocast the VGG pass only; losses, Grams and pixels stay fp32
+    def __init__(self, image: Tensor, objective: Objective, config: StyleConfig) -> None:
+        self.objective = objective
         self.param = image.detach().clone().requires_grad_(True)
         if config.optimizer == "lbfgs":
             # max_iter=1: one step() = one closure call = one forward+backward.
@@ -150,26 +164,18 @@ class PixelOptimizer:
             self.optimizer = PixelAdam(self.param, lr=config.step_size)
         self._last: LossTerms | None = None
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers each step extracts (() when no term reads features)."""
+        return self.objective.layers
+
     def image(self) -> Tensor:
         """Current pixels in [0, 1], (1, 3, H, W); part of the graph unless detached."""
         return self.param
 
     def _closure(self) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        image = self.image()
-        if self.tiled is not None:
-            values, grad = self.tiled.evaluate(image)
-            total = values.pop("total")
-            image.backward(grad)  # type: ignore[no-untyped-call]
-            self._last = LossTerms({name: value.item() for name, value in values.items()}, total.item())
-            return self._last.total
-        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            features = self.extractor(image, self.layers) if self.layers else {}
-        features = {name: f.float() for name, f in features.items()}
-        values = objective(features, image, self.terms)
-        total = values.pop("total")
-        total.backward()  # type: ignore[no-untyped-call]
-        self._last = LossTerms({name: value.item() for name, value in values.items()}, total.item())
+        self._last = self.objective.backward(self.image())
         return self._last.total
 
     def step(self) -> LossTerms:

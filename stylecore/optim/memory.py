@@ -1,4 +1,5 @@
-"""Peak-memory estimate of a run, so sizes can be checked before anything is allocated.
+"""Memory planning: a run's peak-memory estimate, and the checks and choices made from it before anything
+is allocated (every image fits the budget, CUDA downscales to fit, ``tile="auto"`` picks a tile).
 
 The model counts the activations the VGG trunk keeps for backward (elements per
 input pixel, from the layer table) and scales them by a factor calibrated on
@@ -8,12 +9,20 @@ measured peak RSS (``tests/benchmarks/memory_probe.py``; see README).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
 
 from ..config import LBFGS_HISTORY, TILE_AUTO, StyleConfig
 from ..errors import ConfigError
-from ..model.layers import MIN_SIDE, VGG19_LAYERS, trunk_shapes
+from ..imaging.sizing import fit_long_side
+from ..model.layers import MIN_SIDE, VGG19_LAYERS, min_side, trunk_shapes
 from ..objective.style import STATISTICS
 from .tiling import CONTENT_CACHE_BYTES, halo_for, layer_stride, tile_px, uses_tiles
+
+#: The share of memory a run is planned into (the rest: the allocator's slack, other processes).
+HEADROOM = 0.9
 
 #: Measured bytes per counted activation element, CPU, fp32 (autograd saves conv
 #: inputs and outputs, oneDNN keeps reordered copies): 4 bytes x 1.74.
@@ -106,16 +115,24 @@ MAX_PIXELS = 64_000_000
 
 
 def memory_budget(device: str = "cpu") -> int:
-    """Bytes a run may use: 90% of the GPU's memory on CUDA, else 90% of the host's RAM."""
+    """Bytes a run may use: :data:`HEADROOM` of the GPU's memory on CUDA, else of the host's RAM."""
     if device == "cuda":
-        import torch
-
-        return int(torch.cuda.get_device_properties(0).total_memory * 0.9)
+        return int(torch.cuda.get_device_properties(0).total_memory * HEADROOM)
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
         total = 8 * 2**30
-    return int(total * 0.9)
+    return int(total * HEADROOM)
+
+
+def free_gpu_budget(device: torch.device) -> int:
+    """:data:`HEADROOM` of the CUDA device's free memory."""
+    return int(torch.cuda.mem_get_info(device)[0] * HEADROOM)
+
+
+def tile_budget(device: torch.device) -> int:
+    """What ``tile="auto"`` must fit: free GPU memory on CUDA (as the downscale), else the host's budget."""
+    return free_gpu_budget(device) if device.type == "cuda" else memory_budget(device.type)
 
 
 def check_image_size(
@@ -156,3 +173,50 @@ def check_image_size(
             f"{what} would be {width}x{height} px and need about {need / 2**30:.1f} GiB of memory, more than the "
             f"{budget / 2**30:.1f} GiB available; lower --size or --style-scale"
         )
+
+
+def check_sizes(
+    scales: Sequence[tuple[int, int, int]],
+    styles: Sequence[Tensor],
+    config: StyleConfig,
+    device: torch.device,
+    *,
+    tiled_targets: bool,
+) -> None:
+    """Every image the run will build (each scale, each style at ``style_scale``) fits, before any is made.
+
+    ``tiled_targets``: a tiled scale computes its style targets tile by tile (every statistic that sums over
+    positions; :meth:`stylecore.objective.terms.StyleTerm.set_tile_targets`), so only a tile's activations count.
+    """
+    budget = memory_budget(device.type)
+    for height, width, _ in scales:
+        # On CUDA the output is shrunk to fit instead (fit_gpu_memory); only the pixel limit holds there.
+        check_image_size(height, width, "the output", None if device.type == "cuda" else config, budget=budget)
+        side = round(config.style_scale * max(height, width))
+        tile = tile_px(config) if tiled_targets and uses_tiles(height, width, config) else 0
+        for number, style in enumerate(styles, start=1):
+            what = f"style image {number} at style_scale {config.style_scale:g}"
+            sized = fit_long_side(style.shape[-2], style.shape[-1], side)
+            check_image_size(*sized, what, config, forward_only=True, budget=budget, tile=tile)
+            if min(sized) < (need := min_side(config.layers)):
+                raise ConfigError(
+                    f"{what} would be {sized[1]}x{sized[0]} px, and the style layers need {need} px on each side; "
+                    "use a style image that is less thin, or a larger --style-scale"
+                )
+
+
+def fit_gpu_memory(final: tuple[int, int, int], config: StyleConfig, device: torch.device) -> tuple[float, list[str]]:
+    """On CUDA, the factor that shrinks the output to fit free memory (1: it fits), and a notice saying so."""
+    height, width, _ = final
+    if device.type != "cuda":
+        return 1.0, []
+    free = free_gpu_budget(device)
+    if estimate_peak_bytes(height, width, config) <= free:
+        return 1.0, []
+    side = largest_fitting_side(height, width, config, free)
+    if side <= MIN_SIDE:
+        raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU")
+    note = f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
+    if not config.tile:
+        note += "; --tile 512 keeps the full size (see Print size in the README)"
+    return side / max(height, width), [note]

@@ -17,7 +17,7 @@ region of every feature map counts. With ``torch.distributed`` initialised, each
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -29,10 +29,10 @@ from ..errors import ConfigError
 from ..model.extractor import VGGExtractor
 from ..model.layers import VGG19_LAYERS, layer_names, min_side, trunk_shapes
 from ..objective.regions import Mask, at_layer
+from ..objective.registry import LossTerm
 from ..objective.style import Stat, StyleStatistic
-from ..objective.terms import ContentTerm, LossTerm, StyleTerm, default_terms
-from ..objective.tile_terms import Box, GlobalTerm, LocalTerm, TiledContent, Window, combine, global_term, local_term
-from .engine import blend_shares
+from ..objective.tile_terms import Box, GlobalTerm, LocalTerm, Window, combine, crop
+from .engine import LossTerms
 
 #: Content targets of every tile are kept (own regions only) up to this size, else recomputed each step.
 CONTENT_CACHE_BYTES = 1 << 30
@@ -102,10 +102,6 @@ def tile_px(config: StyleConfig) -> int:
     return config.tile if isinstance(config.tile, int) else 0
 
 
-def _crop(tensor: Tensor, box: Box) -> Tensor:
-    return tensor[..., box[0] : box[1], box[2] : box[3]]
-
-
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -113,90 +109,123 @@ def _world() -> tuple[int, int]:
 
 
 class TiledObjective:
-    """The objective and its pixel gradient at a whole image, computed tile by tile (exact)."""
+    """The objective and its pixel gradient at a whole image, computed tile by tile (exact).
+
+    Each term runs as its own :class:`~stylecore.objective.tile_terms.GlobalTerm` or
+    :class:`~stylecore.objective.tile_terms.LocalTerm`; the objective is the
+    :class:`~stylecore.objective.tile_terms.TileContext` their ``set_tile_targets`` ask for whole-image targets.
+    """
 
     def __init__(
         self,
         extractor: VGGExtractor,
         terms: Sequence[LossTerm],
-        content: Tensor,
+        size: tuple[int, int],
         tile: int,
         *,
         bf16: bool = False,
         cache_bytes: int = CONTENT_CACHE_BYTES,
     ) -> None:
-        self.extractor, self.bf16, self.names = extractor, bf16, [t.name for t in terms]
-        self.size = (content.shape[-2], content.shape[-1])
+        self.extractor, self.terms, self.bf16, self.cache_bytes = extractor, list(terms), bf16, cache_bytes
+        self.size, self.tile = size, tile
+        wanted = [layer for t in terms for layer in t.layers]
+        self.layers = layer_names(wanted) if wanted else ()
+        self.tiles = tile_grid(*size, tile, halo_for(wanted) if wanted else 1)  # TV reads one pixel on
+        self.rank, self.world = _world()
         self.globals: list[GlobalTerm] = []
         self.locals: list[LocalTerm] = []
-        layers = [layer for t in terms for layer in t.layers]
-        self.tiles = tile_grid(*self.size, tile, halo_for(layers) if layers else 1)  # TV reads one pixel on
-        self.rank, self.world = _world()
-        for term in terms:
-            adapted = global_term(term)
-            if adapted is not None:
-                if adapted.gathered and self.world > 1:
-                    raise ConfigError(
-                        "statistics that gather positions (sliced) do not spread over several processes; "
-                        "use gram or meancov"
-                    )
-                self.globals.append(adapted)
-            elif isinstance(term, ContentTerm):
-                self.locals.append(self._content(term, content, cache_bytes))
+        self.gathered: list[frozenset[str]] = []  # per global term, fixed once its targets are
+        self.global_layers: tuple[str, ...] = ()
+        self._content: Tensor | None = None
+
+    def set_targets(self, content: Tensor, styles: Sequence[Tensor], shares: Sequence[float]) -> None:
+        """Each term's targets, through its ``set_tile_targets`` when it has one (else its own ``set_targets``)."""
+        self._content, self.globals, self.locals = content, [], []
+        for term in self.terms:
+            if isinstance(term, GlobalTerm):
+                self.globals.append(term)
+            elif isinstance(term, LocalTerm):
+                self.locals.append(term)
             else:
-                self.locals.append(local_term(term))
+                raise ConfigError(f"tiling does not support the {type(term).__name__} term ({term.name}); use --tile 0")
+            with torch.no_grad():
+                if hasattr(term, "set_tile_targets"):
+                    term.set_tile_targets(self, content, styles, shares)
+                else:
+                    term.set_targets(self.extractor, content, styles, shares)
+        self.gathered = [term.gathered_keys() for term in self.globals]
+        if any(self.gathered) and self.world > 1:
+            raise ConfigError(
+                "statistics that gather positions (sliced) do not spread over several processes; use gram or meancov"
+            )
         self.global_layers = layer_names([n for t in self.globals for n in t.layers]) if self.globals else ()
-        self.layers = layer_names(layers) if layers else ()
+        self._content = None  # the content targets keep what they need
 
     def _mine(self) -> list[int]:
         return list(range(self.rank, len(self.tiles), self.world))
 
-    def _features(self, crop: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+    def _features(self, pixels: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         if not layers:
             return {}
-        with torch.autocast(crop.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            features = self.extractor(crop, layers)
-        return {name: f.to(crop.dtype) for name, f in features.items()}  # autocast's bf16 back to the pixels' type
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            features = self.extractor(pixels, layers)
+        return {name: f.to(pixels.dtype) for name, f in features.items()}  # autocast's bf16 back to the pixels' type
 
     def _own(self, tile: Tile, features: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Window]]:
         own, windows = {}, {}
         for name, f in features.items():
             stride = layer_stride(name)
             windows[name] = tile.window((self.size[0] // stride, self.size[1] // stride), stride)
-            own[name] = _crop(f, windows[name].in_crop())
+            own[name] = crop(f, windows[name].in_crop())
         return own, windows
 
     @torch.no_grad()
-    def _content(self, term: ContentTerm, content: Tensor, cache_bytes: int) -> TiledContent:
-        """Σ t² per layer over the whole content, and its tiles' own targets if they fit ``cache_bytes``."""
+    def content_targets(self, layers: Sequence[str]) -> tuple[Callable[[int], dict[str, Tensor]], dict[str, Tensor]]:
+        """Σ t² per layer over the whole content, and its tiles' own targets (cached if they fit ``cache_bytes``)."""
+        content = self._content
+        assert content is not None, "content targets are set in set_targets"
         cached: dict[int, dict[str, Tensor]] = {}
-        norms = {n: content.new_zeros(()) for n in term.layers}
-        keep = self._cache_size(term) <= cache_bytes * self.world  # each rank keeps only its own tiles'
+        norms = {n: content.new_zeros(()) for n in layers}
+        keep = self._cache_size(layers) <= self.cache_bytes * self.world  # each rank keeps only its own tiles'
         mine = set(self._mine())
         for index, tile in enumerate(self.tiles):
-            own, _ = self._own(tile, self._features(_crop(content, tile.crop), term.layers))
-            for n in term.layers:
+            own, _ = self._own(tile, self._features(crop(content, tile.crop), layers))
+            for n in layers:
                 norms[n] += own[n].pow(2).sum()
             if keep and index in mine:
                 cached[index] = {n: f.clone() for n, f in own.items()}  # not views that keep the halo alive
+        recompute = None if keep else content
 
         def targets(index: int) -> dict[str, Tensor]:
-            if keep:
+            if recompute is None:
                 return cached[index]
             tile = self.tiles[index]
             with torch.no_grad():
-                return self._own(tile, self._features(_crop(content, tile.crop), term.layers))[0]
+                return self._own(tile, self._features(crop(recompute, tile.crop), layers))[0]
 
-        return TiledContent(term, targets, norms)
+        return targets, norms
 
-    def _cache_size(self, term: ContentTerm) -> int:
+    @torch.no_grad()
+    def statistics(
+        self, image: Tensor, statistic: StyleStatistic, layers: Sequence[str], where: Mask | None
+    ) -> dict[str, Stat]:
+        """``statistic`` at each of ``layers`` of a whole ``image`` (positions weighted by ``where``), from tiles."""
+        return image_statistics(self.extractor, image, statistic, layers, self.tile, where)
+
+    def _cache_size(self, layers: Sequence[str]) -> int:
         height, width = self.size
         total = 0
-        for name in term.layers:
+        for name in layers:
             stride = layer_stride(name)
             channels = list(trunk_shapes(1, 1, name))[-1][2]
             total += 4 * channels * (height // stride) * (width // stride)
         return total
+
+    def backward(self, image: Tensor) -> LossTerms:
+        """The loss at ``image`` (a leaf); its gradient, computed tile by tile, is accumulated into ``image.grad``."""
+        values, grad = self.evaluate(image)
+        image.backward(grad)  # type: ignore[no-untyped-call]
+        return LossTerms.of(values)
 
     def evaluate(self, image: Tensor) -> tuple[dict[str, Tensor], Tensor]:
         """Each term's weighted value (and ``total``) at ``image`` (1, 3, H, W), and d total / d image."""
@@ -204,7 +233,7 @@ class TiledObjective:
         values = {t.name: v for t, v in zip(self.globals, self._global_pass(image), strict=True)}
         grad, local_values = self._gradient_pass(image)
         values.update(zip((t.name for t in self.locals), local_values, strict=True))
-        ordered = {name: values[name] for name in self.names}
+        ordered = {term.name: values[term.name] for term in self.terms}
         ordered["total"] = torch.stack(list(ordered.values())).sum()
         return ordered, grad
 
@@ -217,19 +246,19 @@ class TiledObjective:
         with torch.no_grad():
             for index in self._mine() or [0]:
                 tile = self.tiles[index]
-                own, windows = self._own(tile, self._features(_crop(image, tile.crop), self.global_layers))
+                own, windows = self._own(tile, self._features(crop(image, tile.crop), self.global_layers))
                 for k, term in enumerate(self.globals):
-                    stats = term.statistics(own, windows)
+                    stats = term.tile_statistics(own, windows)
                     if not self._mine():  # a rank without tiles adds zeros of the right shapes
                         stats = {key: torch.zeros_like(v) for key, v in stats.items()}
-                    sums[k] = combine([sums[k], stats], term.gathered) if sums[k] else stats
+                    sums[k] = combine([sums[k], stats], self.gathered[k]) if sums[k] else stats
         values = []
         for term, whole in zip(self.globals, sums, strict=True):
             if self.world > 1:
                 _all_reduce(whole)
             leaves = {key: v.detach().requires_grad_(True) for key, v in whole.items()}
             with torch.enable_grad():
-                loss = term.loss(leaves)
+                loss = term.tile_loss(leaves)
                 grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
             self._grads.append(
                 {
@@ -245,10 +274,10 @@ class TiledObjective:
     ) -> Tensor | None:
         """Σ ⟨∂L/∂S, S_t⟩ over the style terms: its gradient is the style losses' (S is linear in S_t)."""
         total: Tensor | None = None
-        for term, grads, seen in zip(self.globals, self._grads, offsets, strict=True):
-            for key, stat in term.statistics(own, windows).items():
+        for term, gathered, grads, seen in zip(self.globals, self.gathered, self._grads, offsets, strict=True):
+            for key, stat in term.tile_statistics(own, windows).items():
                 grad = grads[key]
-                if key in term.gathered:  # this tile's columns of the gathered projections
+                if key in gathered:  # this tile's columns of the gathered projections
                     start = seen.get(key, 0)
                     grad, seen[key] = grad[..., start : start + stat.shape[-1]], start + stat.shape[-1]
                 part = (grad * stat).sum()
@@ -262,16 +291,16 @@ class TiledObjective:
         offsets: list[dict[str, int]] = [{} for _ in self.globals]
         for index in self._mine():
             tile = self.tiles[index]
-            crop = _crop(image, tile.crop).clone().requires_grad_(True)
-            own, windows = self._own(tile, self._features(crop, self.layers))
+            pixels = crop(image, tile.crop).clone().requires_grad_(True)
+            own, windows = self._own(tile, self._features(pixels, self.layers))
             total = self._surrogate(own, windows, offsets)
             for k, term in enumerate(self.locals):
-                value = term.value(own, crop, tile.window(self.size), index)
+                value = term.tile_value(own, pixels, tile.window(self.size), index)
                 local_values[k] += value.detach()
                 total = value if total is None else total + value
             if total is not None and total.requires_grad:
                 total.backward()  # type: ignore[no-untyped-call]
-                _crop(grad, tile.crop).add_(crop.grad)  # type: ignore[arg-type]
+                crop(grad, tile.crop).add_(pixels.grad)  # type: ignore[arg-type]
         if self.world > 1:
             stacked = torch.stack(local_values) if local_values else image.new_zeros(0)
             dist.all_reduce(grad)
@@ -292,31 +321,6 @@ def _all_reduce(stats: dict[str, Tensor]) -> None:
         start += count
 
 
-def build_tiled_terms(
-    extractor: VGGExtractor,
-    content: Tensor,
-    styles: Sequence[Tensor],
-    config: StyleConfig,
-    regions: Sequence[Tensor | None] | None = None,
-    style_regions: Sequence[Tensor | None] = (),
-    extra: Sequence[LossTerm] = (),
-) -> list[LossTerm]:
-    """:func:`stylecore.optim.engine.build_terms` for a tiled scale: no whole-image content features.
-
-    Content targets are left to :class:`TiledObjective` (per tile); the style targets of statistics
-    that sum (Gram, mean/covariance) are summed tile by tile, so a print-size style image fits too.
-    """
-    terms = [*default_terms(config, regions, style_regions), *extra]
-    shares = blend_shares(len(styles), config.style_blend)
-    for term in terms:
-        if isinstance(term, StyleTerm) and not term.statistic.gathered:  # gathered: the whole image anyway
-            _tiled_style_targets(term, extractor, content, styles, shares, tile_px(config))
-        elif not isinstance(term, ContentTerm):
-            with torch.no_grad():
-                term.set_targets(extractor, content, styles, shares)
-    return terms
-
-
 @torch.no_grad()
 def image_statistics(
     extractor: VGGExtractor,
@@ -331,31 +335,14 @@ def image_statistics(
     sums: dict[str, dict[str, Tensor]] = {}
     masks: dict[str, Tensor] = {}  # layer -> ``where`` at that layer's size
     for piece in tile_grid(*size, tile, halo_for(layers)):
-        for name, f in extractor(_crop(image, piece.crop), layers).items():
+        for name, f in extractor(crop(image, piece.crop), layers).items():
             stride = layer_stride(name)
             window = piece.window((size[0] // stride, size[1] // stride), stride)
             weights = None
             if where is not None:
                 if name not in masks:
                     masks[name] = at_layer(where.to(f), *window.size)
-                weights = _crop(masks[name], window.box).flatten()
-            part = statistic.partial(_crop(f, window.in_crop())[0].flatten(1), weights)
+                weights = crop(masks[name], window.box).flatten()
+            part = statistic.partial(crop(f, window.in_crop())[0].flatten(1), weights)
             sums[name] = combine([sums[name], part], statistic.gathered) if name in sums else part
     return {name: statistic.from_partials(part, image.dtype) for name, part in sums.items()}
-
-
-def _tiled_style_targets(
-    term: StyleTerm,
-    extractor: VGGExtractor,
-    content: Tensor,
-    styles: Sequence[Tensor],
-    shares: Sequence[float],
-    tile: int,
-) -> None:
-    """The same targets as the term's ``set_targets``, from tiles of each style image."""
-
-    def measure(index: int) -> dict[str, Stat]:
-        where = term.style_mask(index)
-        return image_statistics(extractor, styles[index], term.statistic, term.layers, tile, where)
-
-    term.set_targets_from(measure, content, shares)

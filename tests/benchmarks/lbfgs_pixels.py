@@ -16,7 +16,7 @@ import torch
 
 from stylecore import StyleConfig, load_image, vgg19_extractor
 from stylecore.config import LBFGS_HISTORY
-from stylecore.optim.engine import LossTerms, PixelOptimizer, build_terms, objective
+from stylecore.optim.engine import LossTerms, PixelOptimizer, WholeImage, build_terms, objective
 
 from ..conftest import EXAMPLES
 
@@ -72,7 +72,7 @@ def main(size: int, n: int) -> None:
     content, style = load_image(EXAMPLES / "chelsea.jpg", size), load_image(EXAMPLES / "strokes.png", size)
     terms = build_terms(extractor, content, [style], config)
     print("start", judge(content, extractor, terms), flush=True)
-    adam = PixelOptimizer(content, extractor, terms, config)
+    adam = PixelOptimizer(content, WholeImage(extractor, terms), config)
     start = time.perf_counter()
     for _ in range(n):
         adam.step()
@@ -84,7 +84,7 @@ def main(size: int, n: int) -> None:
     variants += [("penalty", w) for w in (float(a) for a in sys.argv[3:])]
     for mode, weight in variants:
         run = (
-            PixelOptimizer(content, extractor, terms, lbfgs)
+            PixelOptimizer(content, WholeImage(extractor, terms), lbfgs)
             if mode == "engine"
             else RawLBFGS(content, extractor, terms, lbfgs, mode, weight or 0.0)
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms
 from stylecore.optim.memory import estimate_peak_bytes
 from stylecore.optim.run import resolve_device
 
@@ -44,7 +44,7 @@ def main(size: int, device_name: str = "cpu", optimizer: str = "adam", steps: in
     extractor = vgg19_extractor(layers=config.layers, weights="random:0", device=device)
     content = torch.rand(1, 3, size, size, device=device)
     style = torch.rand(1, 3, size, size, device=device)
-    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, WholeImage(extractor, build_terms(extractor, content, [style], config)), config)
     for _ in range(steps):
         run.step()
     estimate = estimate_peak_bytes(size, size, config) / 2**20

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from stylecore import vgg19_extractor
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms
 
 from .conftest import smoke
 
@@ -31,7 +31,7 @@ def test_gpu_step(benchmark, request, bench_config, variant: str) -> None:
         extractor = extractor.to(memory_format=torch.channels_last)
         content = content.contiguous(memory_format=torch.channels_last)
     config = bench_config.with_overrides(device="cuda")
-    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, WholeImage(extractor, build_terms(extractor, content, [style], config)), config)
     if variant == "compile":
         run.extractor = torch.compile(extractor)  # type: ignore[assignment]
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32

@@ -19,7 +19,7 @@ import torch
 
 from stylecore import PRESETS, VGGExtractor, stylize, vgg19_extractor
 from stylecore.optim.device import choose_precision
-from stylecore.optim.engine import PixelOptimizer, build_terms, objective
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms, objective
 from stylecore.optim.precision import KEEP_BF16
 
 from .conftest import smoke, square
@@ -51,7 +51,9 @@ def _stepper(variant: str, size: int, extractor: VGGExtractor, folder: Path) -> 
     if variant in OURS:
         config = PRESETS["original"].with_overrides(device="cpu", save_every=0)  # the CLI's defaults
         bf16 = {"ours": choose_precision(CPU, "auto").bf16, "ours fp32": False, "ours bf16": True}[variant]
-        run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config, bf16=bf16)
+        run = PixelOptimizer(
+            content, WholeImage(extractor, build_terms(extractor, content, [style], config), bf16=bf16), config
+        )
         return lambda: run.step().total
     if variant == "tutorial loop":
         return TutorialLoop(content, style, extractor, TutorialObjective(TAPS, TAPS)).step

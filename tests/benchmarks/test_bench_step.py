@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms
 
 from .conftest import rounds, square
 from .flops import conv_throughput, step_flops
@@ -22,7 +22,7 @@ from .seed_reference import SeedLoop
 def test_ours(benchmark, extractor, bench_config, size: int, optimizer: str) -> None:
     config = bench_config.with_overrides(optimizer=optimizer)
     content, style = square(size, 0), square(size, 1)
-    run = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
+    run = PixelOptimizer(content, WholeImage(extractor, build_terms(extractor, content, [style], config)), config)
     flops = step_flops(size, size, config.layers, config.style_layers)
     benchmark.group = f"step-{size}"
     benchmark.extra_info.update(kind="step", size=size, variant=f"ours {optimizer}", flops=flops)

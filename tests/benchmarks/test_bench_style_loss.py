@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms
 
 from .conftest import rounds, smoke, square
 
@@ -26,7 +26,9 @@ def test_style_loss_step(benchmark, request, extractor, bench_config, style_loss
     left = torch.zeros(1, 1, side, side)
     left[..., : side // 2] = 1
     regions = [left, None] if masked else None
-    run = PixelOptimizer(content, extractor, build_terms(extractor, content, styles, config, regions), config)
+    run = PixelOptimizer(
+        content, WholeImage(extractor, build_terms(extractor, content, styles, config, regions)), config
+    )
     variant = f"{style_loss}{' + 2 regions' if masked else ''}"
     benchmark.group = f"style-loss-{side}"
     benchmark.extra_info.update(kind="style-loss", size=side, variant=variant)

@@ -15,8 +15,9 @@ import time
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.optim.engine import PixelOptimizer, build_terms
-from stylecore.optim.tiling import TiledObjective, build_tiled_terms
+from stylecore.optim.engine import PixelOptimizer, WholeImage, build_terms
+from stylecore.optim.scale import build_objective
+from stylecore.optim.tiling import TiledObjective
 from tests.benchmarks.conftest import smoke
 from tests.benchmarks.tile_probe import gradient, rank_main
 
@@ -44,9 +45,8 @@ def test_tiled_time_per_megapixel(benchmark, request) -> None:
     config = PRESETS["original"].with_overrides(device="cpu", save_every=0, tile=tile)
     extractor = vgg19_extractor(layers=config.layers, weights="random:0")
     content, style = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
-    plain = PixelOptimizer(content, extractor, build_terms(extractor, content, [style], config), config)
-    terms = build_tiled_terms(extractor, content, [style], config)
-    tiled = PixelOptimizer(content, extractor, terms, config, tiled=TiledObjective(extractor, terms, content, tile))
+    plain = PixelOptimizer(content, WholeImage(extractor, build_terms(extractor, content, [style], config)), config)
+    tiled = PixelOptimizer(content, build_objective(extractor, content, [style], config), config)
     plain.step(), tiled.step()  # oneDNN's caches
     ratios = []
     for _ in range(2 if smoke(request.config) else 3):  # interleaved: the machine's load hits both alike
@@ -58,8 +58,8 @@ def test_tiled_time_per_megapixel(benchmark, request) -> None:
     benchmark.pedantic(tiled.step, rounds=1, iterations=1)
     benchmark.group = "tiles"
     ratio = sorted(ratios)[len(ratios) // 2]
-    objective = tiled.tiled
-    assert objective is not None
+    objective = tiled.objective
+    assert isinstance(objective, TiledObjective)
     expected = _cost_model(objective, size)
     benchmark.extra_info.update(
         kind="tiles", variant=f"{size}px tile {tile} vs whole", tiled_over_untiled=ratio, cost_model=expected

@@ -14,9 +14,10 @@ import time
 import torch
 
 from stylecore import PRESETS, vgg19_extractor
-from stylecore.optim.engine import PixelOptimizer, build_terms
+from stylecore.optim.engine import PixelOptimizer
 from stylecore.optim.memory import estimate_peak_bytes
-from stylecore.optim.tiling import TiledObjective, build_tiled_terms, uses_tiles
+from stylecore.optim.scale import build_objective
+from stylecore.optim.tiling import TiledObjective
 from tests.benchmarks.memory_probe import peak_rss_mib, rss_mib
 
 
@@ -27,10 +28,7 @@ def main(size: int, tile: int, steps: int = 2) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
     content = torch.rand(1, 3, size, size, generator=generator)
     style = torch.rand(1, 3, size, size, generator=generator)
-    tiled = uses_tiles(size, size, config)
-    terms = (build_tiled_terms if tiled else build_terms)(extractor, content, [style], config)
-    objective = TiledObjective(extractor, terms, content, tile) if tiled else None
-    run = PixelOptimizer(content, extractor, terms, config, tiled=objective)
+    run = PixelOptimizer(content, build_objective(extractor, content, [style], config), config)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -60,7 +58,8 @@ def gradient(size: int, tile: int) -> tuple[torch.Tensor, float]:
         torch.rand(1, 3, size, size, generator=generator),
         torch.rand(1, 3, size, size, generator=generator),
     )
-    objective = TiledObjective(extractor, build_tiled_terms(extractor, content, [style], config), content, tile)
+    objective = build_objective(extractor, content, [style], config)
+    assert isinstance(objective, TiledObjective)
     image = content.flip(-1)
     objective.evaluate(image)
     start = time.perf_counter()
