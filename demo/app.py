@@ -133,20 +133,19 @@ class StyleApp:
     def page_stylize(self, request: Request | None, progress: Any = gr.Progress()) -> Iterator[tuple[Any, ...]]:
         """The run of the request :meth:`page_check` let through; an error lands next to Run and in the status."""
         if request is None:  # the page check said why; a generator with no yield would clear it
-            yield (gr.skip(),) * 6
+            yield (gr.skip(),) * 5
             return
         keys = client_keys(LocalContext.request.get(None))
         run = self._counted(request, progress)
         try:
             for update in run:
-                yield (*update, "", gr.skip())
+                yield (*update, "")
         except gr.Error as exc:
-            yield gr.skip(), gr.skip(), words.not_started("run-message", ran=True), gr.skip(), exc.message, RUN_IDLE
+            yield gr.skip(), gr.skip(), words.not_started("run-message", ran=True), gr.skip(), exc.message
         finally:
             run.close()  # after Stop: ends the optimisation (and frees the worker) now
         if self.runs.is_stopped(keys):  # the last word in this run's own stream, after any update under way
-            yield gr.skip(), gr.skip(), self.stop()[0], gr.skip(), "", RUN_IDLE
-        yield (gr.skip(),) * 5 + (RUN_IDLE,)
+            yield gr.skip(), gr.skip(), self.stop()[0], gr.skip(), ""
 
     def stop(self) -> tuple[str, str]:
         """Stop: the run sends nothing more and ends at its next step; the status says where it stopped.
@@ -234,9 +233,10 @@ class StyleApp:
                          ui["download"], ui["plot"], ui["run"]]  # fmt: skip
         clicked = ui["run"].click(self.page_check, run_inputs, check_outputs, queue=False, show_progress="hidden",
                                   **private)  # fmt: skip
-        clicked.then(self.page_stylize, checked, [*outputs, ui["run-message"], ui["run"]], **private,
-                     show_progress_on=[ui["result"]],  # not a timer over the status line
-                     concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip
+        ran = clicked.then(self.page_stylize, checked, [*outputs, ui["run-message"]], **private,
+                           show_progress_on=[ui["result"]],  # not a timer over the status line
+                           concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip
+        ran.then(lambda: RUN_IDLE, None, ui["run"], queue=False, show_progress="hidden", **private)  # however it ended
         api_button = gr.Button(visible=False)
         api_button.click(self.stylize, run_inputs, outputs, api_name="stylize", validator=self.check_run,
                          concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip

@@ -152,6 +152,10 @@ def image_box(label: str, elem_id: str, height: int, **kwargs: Any) -> gr.Image:
     return no_url_docs(checked_image(label=label, height=height, elem_id=elem_id, min_width=120, **kwargs))
 
 
+#: The groups the page places by name; any other is under "Advanced".
+PLACED = ("main", "more", "second style", "advanced")
+
+
 @dataclass(frozen=True)
 class Layout:
     """Builds the controls from the settings table and their starting values (``defaults``)."""
@@ -182,8 +186,8 @@ class Layout:
                 "content-message": content_message, "style-message": style_message, **main}  # fmt: skip
 
     def rows(self, group: str, per_row: int) -> dict[str, Any]:
-        """A group's controls, ``per_row`` to a row."""
-        names = [s for s in self.settings if s.group == group]
+        """A group's controls, ``per_row`` to a row (a group the page does not know goes under "Advanced")."""
+        names = [s for s in self.settings if s.group == group or (group == "advanced" and s.group not in PLACED)]
         made: dict[str, Any] = {}
         for start in range(0, len(names), per_row):
             with gr.Row():

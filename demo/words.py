@@ -13,7 +13,7 @@ TITLE = "stylecore: neural style transfer"
 HEADING = "# Paint a photo in the style of an artwork\nPick a photo and a style image (or click an example), press Run."
 UNTRAINED = "**Untrained random weights: a smoke test, not real style transfer.**"
 #: The one sentence at the top, and Run's reason, when the app has no VGG19 weights.
-OFFLINE = "Style transfer is switched off on this server: it has no VGG19 model weights."
+OFFLINE = "Style transfer is off on this server for now: it has no VGG19 weights."
 STARTING = "Starting…"
 #: Next to the disabled Run button when the app has no weights.
 RUN_OFF = "Run is off until this server has the model weights (see above)."
