@@ -101,7 +101,7 @@ class StyleApp:
         return self.runs.admit(client_keys(request), pending_keys(self.demo._queue, "stylize"))
 
     def notice(self) -> str:
-        return words.notice(self.hardware, self.models.weights_label, self.models.trained, self.offline)
+        return words.notice(self.models.weights_label, self.models.trained, self.offline)
 
     @property
     def offline(self) -> bool:
@@ -209,8 +209,8 @@ class StyleApp:
                 with gr.Column(scale=1, min_width=320):
                     ui |= page.inputs(self.offline, words.RUN_OFF if self.offline else "")
                 with gr.Column(scale=1, min_width=320):
-                    ui |= layout.outputs()
-            ui |= page.folded()
+                    ui |= layout.outputs(ui["content"], ui["style"])
+            ui |= page.folded(words.limits(self.hardware))
             ui["plot"] = layout.plot()
             ui |= layout.code_section(words.video_text())
             tab = layout.extract_section()

@@ -49,12 +49,18 @@ input[type=range]:focus-visible, button:focus-visible, [role=button]:focus-visib
 #buttons { flex-wrap: nowrap; align-items: center; }
 #buttons button { flex: 0 0 auto; max-height: 48px; }
 #images { flex-wrap: nowrap; }
+#download .empty, #result .empty { min-height: 0 !important; height: 64px !important; }
+#result .empty { height: 240px !important; }
+#examples img { width: 56px !important; height: 56px !important; }
+#examples tr.tr-body td > * { width: 60px !important; height: 60px !important; min-height: 0 !important; }
+#examples td, #examples th { padding: 4px 8px !important; }
+#heading p { margin: 0; }
+#notice { font-size: 0.9rem; }
 #images > * { min-width: 0 !important; }
 #heading h1 { margin: 0; font-size: 1.5rem; }
 @media (max-width: 640px) {
   #heading h1 { font-size: 1.15rem; }
-  #content-photo, #style-image { height: 150px !important; }
-  #content-photo .image-container, #style-image .image-container { height: 110px !important; }
+  #content-photo, #style-image { height: 130px !important; }
 }
 """
 #: Accessibility that Gradio's components do not expose as arguments: live regions for
@@ -74,11 +80,13 @@ JS = """
     for (const [id, what] of Object.entries(boxes)) {
       document.querySelectorAll(`#${id} input[type=file]`).forEach((el) => set(el, "aria-label", `Upload ${what}`));
       document.querySelectorAll(`#${id} button`).forEach((el) => {
-        const said = (el.getAttribute("aria-label") || el.textContent || "").trim().toLowerCase();
+        const said = (el.dataset.said ??= (el.getAttribute("aria-label") || el.textContent || "").trim().toLowerCase());
         if (said.includes("clipboard") || said.includes("paste"))
           set(el, "aria-label", `Paste ${what} from the clipboard`);
         else if (said.includes("clear") || said.includes("remove")) set(el, "aria-label", `Remove ${what}`);
-        else if (said.includes("upload") || el.closest(".upload-container")) set(el, "aria-label", `Upload ${what}`);
+        else if (el.closest(".source-selection")) set(el, "aria-label", `Choose ${what} from your files`);
+        else if (said.includes("upload") || el.classList.contains("upload-container"))
+          set(el, "aria-label", `Upload ${what}`);
       });
     }
     document.querySelectorAll("#download a[href]").forEach((a) =>
@@ -175,8 +183,6 @@ class Layout:
             with gr.Column(min_width=120):
                 style = image_box("Style image", "style-image", 220, sources=["upload", "clipboard"])
                 style_message = message("style-message")
-        gr.Examples([[str(EXAMPLES / row[0]), str(EXAMPLES / row[1])] for row in EXAMPLE_ROWS],
-                    inputs=[content, style], elem_id="examples", label="Examples: click one")  # fmt: skip
         main = self.rows("main", per_row=2)
         with gr.Row(elem_id="buttons"):
             run = gr.Button("Run", variant="primary", elem_id="run", scale=0, min_width=120, interactive=not offline)
@@ -194,9 +200,10 @@ class Layout:
                 made |= {s.name: control(s, self.defaults[s.name]) for s in names[start : start + per_row]}
         return made
 
-    def folded(self) -> dict[str, Any]:
-        """Under the two sides: "More settings" (with the second style) and "Advanced", both closed."""
+    def folded(self, limits: str) -> dict[str, Any]:
+        """Under the two sides: "More settings" (with the host's limits and the second style) and "Advanced"."""
         with gr.Accordion("More settings", open=False, elem_id="more-settings"):
+            gr.Markdown(limits, elem_id="limits")
             more = self.rows("more", per_row=3)
             memory = gr.Markdown(elem_id="memory")  # the estimate for the size
             with gr.Accordion("A second style: blend it, or paint where it goes", open=False), gr.Row():
@@ -216,12 +223,16 @@ class Layout:
                 **second, **more, **advanced}  # fmt: skip
 
 
-def outputs() -> dict[str, Any]:
-    """The right side: the status line, the before/after slider and the download."""
-    status = gr.Markdown(label="Status", elem_id="status", elem_classes=["message"])
+def outputs(content: gr.Image, style: gr.Image) -> dict[str, Any]:
+    """The right side: the status line, the before/after slider, the download, and the examples under them
+    (on a phone the result then comes right under Run, and the examples after it)."""
+    status = gr.Markdown(words.READY, label="Status", elem_id="status", elem_classes=["message"])
     result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False,
-                            elem_id="result", max_height=460, buttons=["fullscreen"])  # fmt: skip
+                            elem_id="result", max_height=420, buttons=["fullscreen"])  # fmt: skip
     download = gr.File(label="Download PNG", interactive=False, elem_id="download", height=60)
+    gr.Examples([[str(EXAMPLES / row[0]), str(EXAMPLES / row[1])] for row in EXAMPLE_ROWS],
+                inputs=[content, style], elem_id="examples", label="Or try an example: click one, then Run",
+                )  # fmt: skip
     return {"status": status, "result": result, "download": download}
 
 

@@ -10,7 +10,9 @@ from . import hosting
 from .hosting import Hardware
 
 TITLE = "stylecore: neural style transfer"
-HEADING = "# Paint a photo in the style of an artwork\nPick a photo and a style image (or click an example), press Run."
+HEADING = "# Paint a photo in an artwork's style\nPick a photo and a style image (or an example), then press Run."
+#: The status line before the first run.
+READY = "Ready: add a photo and a style image, then press Run."
 UNTRAINED = "**Untrained random weights: a smoke test, not real style transfer.**"
 #: The one sentence at the top, and Run's reason, when the app has no VGG19 weights.
 OFFLINE = "Style transfer is off on this server for now: it has no VGG19 weights."
@@ -79,16 +81,16 @@ def stopped(image: tuple[int, int] | None, shown: tuple[int, int] | None) -> str
     return "Stopped before the first step."
 
 
-def notice(hardware: Hardware, weights_label: str, trained: bool, offline: bool) -> str:
-    """The line at the top of the page: which weights run, on what, and within which limits."""
+def notice(weights_label: str, trained: bool, offline: bool) -> str:
+    """The line at the top of the page: which weights run (the host's limits are under "More settings")."""
     if offline:
         return f"⚠️ **{OFFLINE}**"
     weights = (
-        "⚠️ Running with **untrained random VGG19 weights** (`STYLECORE_WEIGHTS=random`): results are not art."
+        "⚠️ Running on **untrained random weights** (`STYLECORE_WEIGHTS=random`): results are not art."
         if not trained
         else f"Weights: {weights_label}."
     )
-    return f"{weights} {limits(hardware)}"
+    return weights
 
 
 def offline_details(weights_error: str) -> str:
@@ -100,16 +102,14 @@ def offline_details(weights_error: str) -> str:
 
 
 def limits(hw: Hardware) -> str:
-    where = {"zerogpu": "a shared ZeroGPU", "gpu": "a GPU", "cpu": "a CPU (keep sizes small)"}[hw.kind]
-    text = f"Runs on {where}: results up to {hw.max_side} px, {hw.per_client} runs per visitor at a time."
+    where = {"zerogpu": "a shared ZeroGPU", "gpu": "a GPU", "cpu": "a CPU, so pictures are small"}[hw.kind]
+    text = f"Runs on {where}: up to {hw.max_side} px, {hw.per_client} runs per visitor at a time"
     if hw.kind == "zerogpu":
-        text += (
-            f" Each run holds the GPU for at most {hosting.MAX_LEASE_S} s and stops with its picture before that;"
+        return text + (
+            f"; each run holds the GPU for at most {hosting.MAX_LEASE_S} s and stops with its picture before that."
             " ZeroGPU gives visitors a few GPU minutes a day (more when signed in, most with PRO)."
         )
-    else:
-        text += f" A run stops with its picture after {hw.time_budget_s:g} s."
-    return text
+    return text + f"; a run stops with its picture after {hw.time_budget_s:g} s."
 
 
 def video_text() -> str:

@@ -84,7 +84,7 @@ def _open(browser, url: str, viewport: dict[str, int] = DESKTOP):
     page = browser.new_page(viewport=viewport)
     page.goto(url)
     page.locator("#run").wait_for()
-    page.wait_for_function("() => document.querySelector('#memory')?.innerText.includes('Estimated peak')")
+    page.locator("#examples tr.tr-body img").first.wait_for()  # the page has drawn
     return page
 
 

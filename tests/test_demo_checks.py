@@ -93,5 +93,5 @@ def test_the_status_line_has_words_for_artists() -> None:
 
 
 def test_the_offline_notice_is_one_sentence() -> None:
-    notice = words.notice(CPU, "no weights", trained=False, offline=True)
+    notice = words.notice("no weights", trained=False, offline=True)
     assert notice.count(".") == 1 and "/" not in notice and "STYLECORE" not in notice
