@@ -51,7 +51,11 @@ MAX_BODY_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 2**20
 MESSAGES = {"content": "content-message", "style": "style-message", "style2": "style2-message",
             "region": "region-message", "painted": "region-message"}  # fmt: skip
 BOXES = ("content-message", "style-message", "style2-message", "region-message")
-RUN_IDLE = gr.update(interactive=True, value="Run")
+
+
+def run_idle() -> Any:
+    """Run as it is between runs (a fresh update each time: Gradio consumes the dict it is given)."""
+    return gr.update(interactive=True, value="Run")
 
 
 def _error(exc: Exception) -> gr.Error:
@@ -121,11 +125,11 @@ class StyleApp:
             if where in boxes:
                 boxes[where] = problem.message
             said = problem.message if where == "run-message" else ""
-            return (said, words.not_started(where), None, *boxes.values(), *cleared, RUN_IDLE)
+            return (said, words.not_started(where), None, *boxes.values(), *cleared, run_idle())
         keys = client_keys(LocalContext.request.get(None))
         busy = self.runs.admit(keys, pending_keys(self.demo._queue, "stylize"))
         if busy:
-            return (busy, words.not_started("run-message"), None, *boxes.values(), *cleared, RUN_IDLE)
+            return (busy, words.not_started("run-message"), None, *boxes.values(), *cleared, run_idle())
         self.runs.start(keys)
         running = gr.update(interactive=False, value="Running…")
         return ("", words.STARTING, checked, *boxes.values(), *cleared, running)
@@ -236,7 +240,7 @@ class StyleApp:
         ran = clicked.then(self.page_stylize, checked, [*outputs, ui["run-message"]], **private,
                            show_progress_on=[ui["result"]],  # not a timer over the status line
                            concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip
-        ran.then(lambda: RUN_IDLE, None, ui["run"], queue=False, show_progress="hidden", **private)  # however it ended
+        ran.then(run_idle, None, ui["run"], queue=False, show_progress="hidden", **private)  # however it ended
         api_button = gr.Button(visible=False)
         api_button.click(self.stylize, run_inputs, outputs, api_name="stylize", validator=self.check_run,
                          concurrency_limit=hw.concurrency, concurrency_id="stylize")  # fmt: skip

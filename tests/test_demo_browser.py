@@ -114,6 +114,9 @@ def _run_to_done(page, steps: int) -> None:
     _set(page, "iterations", steps)
     page.locator("#run").click()
     page.locator("#status").get_by_text(f"Done: step {steps} / {steps}").wait_for(timeout=180_000)
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#run'); return !b.disabled && b.innerText.trim() === 'Run'; }"
+    )  # back for the next run
 
 
 def _serious(page) -> list[str]:
@@ -169,6 +172,7 @@ def test_an_example_then_run_shows_a_preview_then_a_result_on_one_screen(browser
 def test_the_page_says_things_for_people_and_names_its_parts(browser, url: str) -> None:
     page = _open(browser, url)
     rows = page.locator("#examples tr.tr-body")
+    page.wait_for_function("() => [...document.querySelectorAll('#examples tr.tr-body img')].every((i) => i.alt)")
     alts = [rows.nth(i).locator("img").nth(j).get_attribute("alt") for i in range(2) for j in range(2)]
     assert all(alts) and len(set(alts)) == 4, alts  # every thumbnail says what it is
     for region in ("status", "run-message", "content-message", "style-message"):
