@@ -41,7 +41,8 @@ CSS = """
 #stop { background: #b91c1c !important; border-color: #b91c1c !important; color: #ffffff !important; }
 .gradio-container { --body-text-color-subdued: #4b5563; --block-info-text-color: #4b5563;
                     --block-title-text-color: #1f2937; --color-accent: #1e40af; --slider-color: #1e40af;
-                    --color-accent-soft: #dbeafe; }
+                    --color-accent-soft: #dbeafe; --checkbox-background-color-selected: #1e40af;
+                    --checkbox-border-color-selected: #1e40af; --checkbox-border-color-focus: #1e40af; }
 input[type=range] { accent-color: #1e40af; }
 input[type=range]:focus-visible, button:focus-visible, [role=button]:focus-visible, input:focus-visible {
   outline: 3px solid #1e40af !important; outline-offset: 2px; }
@@ -213,7 +214,7 @@ class Layout:
                     second = self.group("second style")
                 with gr.Column():
                     painted = no_url_docs(painted_region(label="Paint where the second style goes (over the photo)",
-                                                         height=320))  # fmt: skip
+                                                         height=320, elem_id="painted"))  # fmt: skip
                     region = image_box("…or upload a mask (white: second style)", "region-mask", 160)
                     region_message = message("region-message")
         with gr.Accordion("Advanced: how the picture is computed", open=False, elem_id="advanced"):

@@ -315,17 +315,19 @@ def test_paint_where_the_second_style_goes(browser, app, url: str, monkeypatch) 
     page.get_by_text("More settings").click()
     page.get_by_text("A second style: blend it, or paint where it goes").click()
     _upload(page, "style2-image", EXAMPLES / "hubble.jpg")
-    canvas = page.locator("canvas").first
+    canvas = page.locator("#painted canvas").first
     canvas.wait_for()
     page.wait_for_timeout(1000)  # the editor draws the photo as its background
+    canvas.scroll_into_view_if_needed()  # the mouse draws only where the window shows
     box = canvas.bounding_box()
     assert box is not None
-    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+    x, y = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.2  # on the photo, not its margin
     page.mouse.move(x, y)
     page.mouse.down()
     for k in range(20):
         page.mouse.move(x + k * 5, y + k * 8)
     page.mouse.up()
+    page.wait_for_timeout(1500)  # the editor sends its layer
     _set(page, "iterations", 4)
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done: step 4 / 4").wait_for(timeout=120_000)
