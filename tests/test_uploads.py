@@ -315,12 +315,16 @@ def _file(path: str) -> dict[str, Any]:
 
 
 def test_a_call_refused_at_the_door_loses_its_uploads(url: str) -> None:
-    """Finding 9: uploads of a call the validator refuses are removed; the examples it named stay."""
+    """Finding 9: uploads of a call whose values are refused are removed; the examples it named stay.
+
+    Values are refused by the run (so a streamed job ends with the sentence), not at the queue's door.
+    """
     content = _upload(url, "mine.png", _png_bytes(uuid.uuid4().int))
     data = [_file(content), {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
-    data[_names(url).index("iterations")] = 0  # out of range: refused before the queue
-    status, detail = call_raw(url, "stylize", data)
-    assert status == 422 and "Iterations must be a whole number" in json.dumps(detail)
+    data[_names(url).index("iterations")] = 0  # out of range: refused by the run
+    status, completed = call_raw(url, "stylize", data)
+    assert status == 200 and completed["success"] is False
+    assert "Iterations must be a whole number" in json.dumps(completed)
     assert not Path(content).exists() and (EXAMPLES / "strokes.png").exists()
 
 
