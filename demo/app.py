@@ -78,10 +78,11 @@ class StyleApp:
         self.defaults = settings.defaults(self.settings)
         self.outputs = OutputDir(keep_s=CACHE_S)
         hold_results(self.outputs.root)  # and remove the folders of apps that ended without cleaning up
-        self.runs = ClientRuns(hardware.per_client)
+        runs = ClientLimit(hardware.per_client)
         extracts = ClientLimit(hardware.per_client, what="extractions", stop=False)
         #: The one counting door: every call of either group is checked as it joins the queue.
-        self.fair = FairQueue({"stylize": self.runs.limit, "extract": extracts})
+        self.fair = FairQueue({"stylize": runs, "extract": extracts})
+        self.runs = ClientRuns(runs)  # Stop and the last step; it only looks at the limit
         self.names = [*IMAGE_INPUTS, *(s.name for s in self.settings)]
         #: The API's (and MCP's) inputs: the page's painted region is the page's; callers send ``region``.
         self.api_names = [name for name in self.names if name != "painted"]

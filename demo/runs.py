@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from . import words
-from .limits import ClientLimit
 
 Keys = tuple[str, ...]
+
+
+class Limit(Protocol):
+    """What a run needs of the client's limit (:class:`demo.limits.ClientLimit`, which imports Gradio)."""
+
+    def check(self, keys: Keys, pending: Iterable[Keys]) -> str | None: ...
+
+    def running(self, keys: Keys) -> AbstractContextManager[None]: ...
 
 
 class ClientRuns:
     """The runs of every client: how many each has (``limit``), who pressed Stop, and where each got to."""
 
-    def __init__(self, per_client: int) -> None:
-        self.limit = ClientLimit(per_client)
+    def __init__(self, limit: Limit) -> None:
+        #: The client's share, shared with the queue's door (:class:`demo.limits.FairQueue`), which counts.
+        self.limit = limit
         #: The step of the last image each client was sent (its download), for Stop's status line.
         self.last_step: dict[Keys, tuple[int, int]] = {}
         #: The step each client's status line last showed, for Stop before any image.

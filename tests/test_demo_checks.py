@@ -11,6 +11,7 @@ from demo import checks, words
 from demo.checks import Problem, prepare, upload_problem
 from demo.hosting import Hardware
 from demo.inputs import Rejected, Upload
+from demo.limits import ClientLimit
 from demo.models import Models
 from demo.runs import ClientRuns
 from demo.settings import defaults, table
@@ -70,7 +71,7 @@ def test_an_upload_is_checked_on_its_own_next_to_its_box() -> None:
 
 
 def test_stop_names_the_step_of_its_image_or_the_step_shown() -> None:
-    runs, keys = ClientRuns(2), ("session:a",)
+    runs, keys = ClientRuns(ClientLimit(2)), ("session:a",)
     assert runs.stop(keys) == "Stopped before the first step."
     runs.start(keys)
     updates = iter([("pair", "plot", "Running", None, (1, 100)), ("pair", "plot", "Running", "x.png", (3, 100))])
