@@ -59,6 +59,11 @@ class Choice:
     label: str
     hint: str = ""
     aliases: Mapping[str, str] = field(default_factory=dict)  # old names API callers may still send
+    labels: Mapping[str, str] = field(default_factory=dict)  # what the page shows for an option (else its name)
+
+    def shown(self) -> list[tuple[str, str]]:
+        """(what the page shows, the value sent) for each option."""
+        return [(self.labels.get(o, o), o) for o in self.options]
 
     @property
     def said(self) -> str:

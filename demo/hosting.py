@@ -84,6 +84,10 @@ TILED_COST = 1.8
 STEPS_AT_MAX_SIDE = 100
 #: Never above this side, however long a run may take (a 4096 px poster is the README's largest).
 LARGEST_GPU_SIDE = 4096
+#: A CPU host's defaults: small and short, so a first-time visitor sees a picture in seconds and a
+#: finished one in about a minute (notes/app.md: ``python -m demo.first_picture``). 100 steps at
+#: 256 px took 230 s here, the first preview 41 s.
+CPU_SIZE, CPU_STEPS = 160, 40
 #: An untiled GPU result is at most this side (the cap before tiling; also the cap of a short lease).
 UNTILED_GPU_SIDE = 1024
 
@@ -147,7 +151,7 @@ def detect() -> Hardware:
     elif torch.cuda.is_available():
         base = Hardware("gpu", gpu_max_side(300.0), 2000 * 1024**2, 1, 16, 2, 500, 512, 300.0)
     else:
-        base = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, 100, 256, 300.0)
+        base = Hardware("cpu", 512, 200 * 256**2, 1, 8, 2, CPU_STEPS, CPU_SIZE, 300.0)
     side = int(os.environ.get("STYLECORE_MAX_SIDE", base.max_side))
     budget = float(os.environ.get("STYLECORE_TIME_BUDGET", base.time_budget_s))
     return Hardware(

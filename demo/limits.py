@@ -28,12 +28,16 @@ import json
 import os
 import threading
 import time
+from asyncio import Queue as AsyncQueue
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
 from gradio.context import LocalContext
+from gradio.queueing import Event
+from gradio.server_messages import ProcessCompletedMessage
+from gradio.utils import error_payload
 
 from .memory import bound_allocator, give_back_memory
 from .uploads import discard_uploads, joined, public_detail, track_mcp_decodes, upload_quota
@@ -174,10 +178,13 @@ class _EventRequest:
 class FairQueue:
     """Each client's share of Gradio's queue, checked at its door; one :class:`ClientLimit` per concurrency id.
 
-    A refused event is answered 422 with one sentence (gradio_client raises it as a
-    ``ValidationError``). Whatever stops an event at the door (this limit, the run's
-    validator, a file that was not uploaded), the files it uploaded for it are removed
-    (:func:`demo.uploads.discard_uploads`), and no answer names a server path.
+    A refused event is let in and answered at once on its stream with one sentence, as a
+    run's own error is (it never waits in the queue): a 422 at the door never reaches a
+    streamed ``client.submit(...)`` job, whose loop then waits forever (gradio_client 2.7);
+    this way ``predict`` raises the sentence and a streamed job ends with it. Whatever stops
+    an event at the door (this limit, a validator, a file that was not uploaded), the files
+    it uploaded for it are removed (:func:`demo.uploads.discard_uploads`), and no answer
+    names a server path.
     """
 
     def __init__(self, limits: dict[str, ClientLimit]) -> None:
@@ -197,8 +204,7 @@ class FairQueue:
             limit, keys, refusal = self.door(blocks, body, request)
             if refusal is not None:
                 discard_uploads(body.data, blocks.upload_file_set)
-                return False, [{"__type__": "validate", "is_valid": False, "message": refusal,
-                                "parameter_name": "client"}], "validator_error"  # fmt: skip
+                return await answer_now(queue, body, request, username, refusal)
             try:
                 success, detail, state = await push(body=body, request=request, username=username)
             except BaseException:
@@ -241,6 +247,22 @@ class FairQueue:
                 return fn(*args, **kwargs)
 
         return call
+
+
+async def answer_now(queue: Any, body: Any, request: Any, username: str | None, sentence: str) -> tuple[bool, str, str]:
+    """Let the event in and complete it at once with ``sentence`` as its error (Gradio's cache path does the same).
+
+    Its stream then says the sentence and closes; the event never waits in (nor counts for) the queue.
+    """
+    event = Event(body.session_hash, queue.blocks.fns[body.fn_index], request, username)
+    body.session_hash = event.session_hash
+    async with queue.pending_message_lock:
+        if event.session_hash not in queue.pending_messages_per_session:
+            queue.pending_messages_per_session[event.session_hash] = AsyncQueue()
+        queue.pending_event_ids_session.setdefault(event.session_hash, set()).add(event._id)
+    error = error_payload(gr.Error(sentence, print_exception=False), show_error=True)
+    queue.send_message(event, ProcessCompletedMessage(output=error, title="Error", success=False))
+    return True, event._id, "success"
 
 
 class _JoinRequest:

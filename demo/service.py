@@ -7,6 +7,7 @@ and returns results; the Gradio callbacks in ``app.py`` adapt types around it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,26 +39,40 @@ class Update:
     precision: str = "fp32"  # the precision the run used, and why (the result's own on the final update)
 
 
+#: A preview at least this often, whatever "Preview every N steps" says: a slow host still shows a picture.
+PREVIEW_S = 3.0
+
+
 def stream(
     models: Models,
     content: Tensor,
     styles: list[Tensor],
     config: StyleConfig,
     regions: list[Tensor | None] | None = None,
+    *,
+    preview_s: float = PREVIEW_S,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Update]:
     """Run one stylisation, yielding after every step; the last update carries ``run.result()``.
 
-    A run whose loss turns non-finite ends with the last finite image, as the core keeps it.
+    A preview goes with the first step, every ``config.save_every`` steps, and whenever
+    ``preview_s`` seconds (by ``clock``) passed since the last one. A run whose loss turns
+    non-finite ends with the last finite image, as the core keeps it.
     """
     if models.extractor is None:
         raise StylecoreError(models.weights_error or "no weights")
     run = StyleRun(content, styles, config, extractor=models.extractor, regions=regions)
     rows: list[dict[str, Any]] = []
     progress: Progress | None = None
+    last_preview: float | None = None
     for progress in run:
         losses = {**progress.losses.values, "total": progress.losses.total}
         rows.extend({"iteration": progress.iteration, "term": term, "loss": value} for term, value in losses.items())
-        preview = tensor_to_pil(progress.image) if progress.snapshot else None
+        now = clock()
+        due = last_preview is None or now - last_preview >= preview_s
+        preview = tensor_to_pil(progress.image) if progress.snapshot or due else None
+        if preview is not None:
+            last_preview = now
         yield Update(progress, preview, rows, _notes(run.notices, run.stopped), precision=progress.precision)
     result = run.result()
     if progress is None:  # not one finite step

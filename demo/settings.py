@@ -26,8 +26,9 @@ from .hosting import Hardware
 
 DEFAULT_PRESET = "original"
 Widget = Literal["slider", "number", "radio", "dropdown"]
-#: Where a setting sits on the page (demo/layout.py lays the groups out in this order).
-Group = Literal["second style", "run", "weights", "method"]
+#: Where a setting sits on the page: beside Run ("main"), under "More settings", under "Advanced",
+#: or with the second style (demo/layout.py lays them out).
+Group = Literal["second style", "main", "more", "advanced"]
 
 
 def _same(value: Any) -> Any:
@@ -46,7 +47,7 @@ class Setting:
     control: Control
     doc: str  # the API's description of the parameter (the MCP tool's too)
     widget: Widget = "slider"
-    group: Group = "run"
+    group: Group = "main"
     field: str | None = None
     to_field: Callable[[Any], Any] = _same  # control value -> config value
     from_field: Callable[[Any], Any] = _same  # config value -> control value (defaults, presets)
@@ -59,37 +60,47 @@ def table(hardware: Hardware) -> tuple[Setting, ...]:
     return (
         Setting("blend", Number("Share of the first style", 0, 1, 0.05, hint="without a region"),
                 "share of the first artwork when there are two (0 to 1).", group="second style", default=0.5),
-        Setting("preset", Choice("preset", tuple(sorted(PRESETS)), "Preset", "original: the design; gatys: the paper",
-                                 aliases=PRESET_ALIASES),
+        Setting("preset", Choice("preset", tuple(sorted(PRESETS)), "Preset", "a starting point for the settings below",
+                                 aliases=PRESET_ALIASES, labels={"original": "Balanced (this app's own)",
+                                                                 "gatys": "Classic (as in the 2015 paper)"}),
                 '"original" (the design this project started from) or "gatys" (the paper\'s settings).',
-                widget="dropdown", default=DEFAULT_PRESET),
-        Setting("iterations", Number("Iterations", 1, 2000, 1, integer=True),
+                widget="dropdown", group="advanced", default=DEFAULT_PRESET),
+        Setting("iterations", Number("Iterations", 1, 2000, 1, integer=True, hint="more: stronger, and slower"),
                 "optimisation steps; more is slower and stronger.", field="iterations",
                 from_field=lambda n: min(n, hardware.default_iterations), follows_preset=True),
-        Setting("size", Number("Output size (px)", 64, hardware.max_side, 32, integer=True),
+        Setting("size", Number("Output size (px)", 64, hardware.max_side, 32, integer=True,
+                               hint="the picture's long side; larger is slower"),
                 "long side of the result in pixels.", field="size", default=hardware.default_size),
         *(_weight(kind) for kind in TERMS.values() if kind.control is not None),  # each term's own row
-        Setting("preview_every", Number("Preview every N steps", 1, 200, 1, integer=True),
-                "send a preview every this many steps.", field="save_every", default=10),
-        Setting("optimizer", Choice("optimizer", choices_of("optimizer"), "Optimiser"), '"adam" or "lbfgs".',
-                widget="radio", group="method", field="optimizer", follows_preset=True),
-        Setting("init", Choice("init", choices_of("init"), "Start from"),
+        Setting("preview_every", Number("Preview every N steps", 1, 200, 1, integer=True,
+                                        hint="a preview also comes every few seconds"),
+                "send a preview every this many steps.", group="advanced", field="save_every", default=10),
+        Setting("optimizer", Choice("optimizer", choices_of("optimizer"), "How the picture is improved",
+                                    labels={"adam": "Steady (Adam)", "lbfgs": "Fewer, bigger steps (L-BFGS)"}),
+                '"adam" or "lbfgs".', widget="radio", group="advanced", field="optimizer", follows_preset=True),
+        Setting("init", Choice("init", choices_of("init"), "Start from",
+                               labels={"content": "The photo", "noise": "Random noise", "style": "The style image"}),
                 'start from the "content" photo, "noise" or the "style" image.',
-                widget="radio", group="method", field="init", follows_preset=True),
-        Setting("seed", Number("Seed", 0, MAX_SEED, 1, integer=True), "random seed for noise.",
-                widget="number", group="method", field="seed"),
-        Setting("style_scale", Number("Brush size", 0.25, 2, 0.05, hint="style scale: above 1, bigger brush strokes"),
+                widget="radio", group="advanced", field="init", follows_preset=True),
+        Setting("seed", Number("Seed", 0, MAX_SEED, 1, integer=True, hint="the same number repeats a noisy start"),
+                "random seed for noise.", widget="number", group="advanced", field="seed"),
+        Setting("style_scale", Number("Brush size", 0.25, 2, 0.05, hint="above 1: bigger brush strokes"),
                 "artwork size relative to the result; above 1 gives bigger brush strokes.",
-                group="weights", field="style_scale"),
-        Setting("preserve_colors", Choice("preserve_colors", choices_of("preserve_colors"), "Keep the photo's colours"),
+                group="more", field="style_scale"),
+        Setting("preserve_colors", Choice("preserve_colors", choices_of("preserve_colors"), "Keep the photo's colours",
+                                          labels={"none": "No: the artwork's colours", "luminance": "Yes",
+                                                  "match": "Artwork's colours, photo's tones"}),
                 '"none", "luminance" (keep the photo\'s colours) or "match".',
-                widget="radio", group="method", field="preserve_colors"),
-        Setting("scales", Number("Coarse-to-fine scales", 0, 4, 1, integer=True, hint="0: automatic"),
-                "coarse-to-fine scales (0 picks automatically).", group="method", field="scales"),
-        Setting("style_loss", Choice("style_loss", choices_of("style_loss"), "Style statistics"),
+                widget="radio", group="more", field="preserve_colors"),
+        Setting("scales", Number("Passes from small to full size", 0, 4, 1, integer=True,
+                                 hint="more: bigger shapes from the style; 0 lets the app choose"),
+                "coarse-to-fine scales (0 picks automatically).", group="advanced", field="scales"),
+        Setting("style_loss", Choice("style_loss", choices_of("style_loss"), "What counts as the style",
+                                     labels={"gram": "Textures (classic)", "meancov": "Colours and textures",
+                                             "sliced": "Everything, most faithful (slower)"}),
                 'style statistics: "gram" (Gatys et al.), "meancov" (mean and covariance) or "sliced" '
                 "(sliced Wasserstein: the whole distribution of features).",
-                widget="radio", group="method", field="style_loss"),
+                widget="radio", group="advanced", field="style_loss"),
     )  # fmt: skip
 
 
@@ -99,7 +110,8 @@ def _weight(kind: TermKind) -> Setting:
     assert control is not None
     own = kind.field in {f.name for f in fields(StyleConfig)}  # else its term_weights entry, at its default
     slider = Number(control.label, control.low, control.high, 0.1, hint=control.hint)
-    return Setting(control.param or f"log_{kind.name}", slider, control.help, group="weights", field=kind.field,
+    group: Group = "main" if control.featured else "more"
+    return Setting(control.param or f"log_{kind.name}", slider, control.help, group=group, field=kind.field,
                    to_field=_pow10, from_field=math.log10, follows_preset=own,
                    default=None if own else math.log10(kind.weight))  # fmt: skip
 
@@ -174,3 +186,21 @@ def max_iterations(settings: tuple[Setting, ...], size: Any, hardware: Hardware)
     iterations = named["iterations"].control
     assert isinstance(iterations, Number)
     return int(min(iterations.high, hardware.max_work // (side * side)))
+
+
+def partial_config(settings: tuple[Setting, ...], raw: Mapping[str, Any], hardware: Hardware) -> StyleConfig:
+    """The config that the settings in ``raw`` make from their preset (the rest at the preset's values).
+
+    For what a few controls already decide, such as the memory estimate under the size;
+    :class:`ConfigError` names the first bad value.
+    """
+    named = by_name(settings)
+    values = {name: named[name].control.parse(value) for name, value in raw.items()}
+    config = preset_config(str(values.get("preset", DEFAULT_PRESET)))
+    fields: dict[str, Any] = {}
+    for name, value in values.items():
+        if (field := named[name].field) is not None:
+            fields[field] = named[name].to_field(value)
+    if "size" in values:
+        fields["tile"] = hosting.tile_for(hardware, int(values["size"]))
+    return config.with_overrides(**fields)

@@ -91,6 +91,8 @@ def _checked(payload: Any) -> Upload:
     url = getattr(payload, "url", None) or ""
     if url.startswith("data:"):
         raise _Refused("Send images as file uploads (POST /gradio_api/upload), not as data: URLs.")
+    if is_http_url_like(str(getattr(payload, "path", None) or "")):  # left unfetched by refuse_urls
+        raise _Refused(NO_URLS)
     if not getattr(payload, "path", None):
         raise _Refused("The image is missing; upload a PNG, JPEG or WebP.")
     path = Path(os.path.realpath(payload.path))  # resolves .. and symlinks before the check
@@ -139,13 +141,16 @@ def refuse_urls(component: C) -> C:
 
     Gradio downloads a file payload whose path is a URL in full, with no cap on bytes
     or time, before any check of ours can run. This app needs no URL inputs, so the
-    component's own download step refuses them with one sentence instead.
+    component's own download step leaves them unfetched, and :func:`check_payload`
+    refuses them with one sentence.
     """
     move = component.async_move_resource_to_block_cache
 
     async def guarded(url_or_file_path: str | Path | None) -> str | None:
         if url_or_file_path is not None and is_http_url_like(str(url_or_file_path)):
-            raise gr.Error(NO_URLS, print_exception=False)
+            # Left as it is, unfetched: check_payload refuses it with NO_URLS, and the client gets that
+            # sentence from the run (raised here, before the queue, it would be a bare HTTP 400).
+            return str(url_or_file_path)
         return await move(url_or_file_path)
 
     component.async_move_resource_to_block_cache = guarded  # type: ignore[method-assign]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,15 +77,31 @@ def test_stylize_streams_previews_then_the_final_png(client: Client) -> None:
         assert "UNTRAINED" in png.info["stylecore:weights"]
 
 
-def test_cancel_ends_a_long_run_and_frees_the_worker(client: Client) -> None:
+def test_cancel_ends_a_long_run_and_frees_the_worker(client: Client, monkeypatch) -> None:
+    """Each step is made slow (800 steps take at least 40 s), so the run cannot reach its end before the
+    cancel; a flag says whether it did."""
+    from demo import service
+
+    ran_out = threading.Event()
+    real = service.stream
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        for update in real(*args, **kwargs):
+            yield update
+            time.sleep(0.05)
+        ran_out.set()  # every step ran: nothing ended the run early
+
+    monkeypatch.setattr(service, "stream", slow)
     job = client.submit(**_stylize_args(iterations=800, size=64, preview_every=1))
-    deadline = time.time() + 120
+    deadline = time.time() + 120  # a guard against hanging, not a speed assumption
     while not job.outputs() and time.time() < deadline:
         time.sleep(0.2)
-    assert job.outputs(), "no preview arrived"
+    assert job.outputs(), f"no preview arrived: {job.exception()!r}"
     job.cancel()
-    # With one worker, this only finishes if the cancelled run let go of it.
+    monkeypatch.setattr(service, "stream", real)
+    # With one worker, this only finishes once the cancelled run let go of it.
     assert client.predict(**_stylize_args(iterations=2))[2].startswith("Done")
+    assert not ran_out.is_set(), "the cancelled run went on to its last step"
     assert len(job.outputs()) < 800
 
 
@@ -287,7 +305,7 @@ def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
         return real(self, value)
 
     monkeypatch.setattr(Number, "parse", counted)
-    message, status, request = app.page_check(*_run_values(app, iterations=2, size=64))
+    message, status, request, *_ = app.page_check(*_run_values(app, iterations=2, size=64))
     assert (message, status) == ("", "Starting…") and request.config.size == 64
     *_, last = app.page_stylize(request, progress=_quiet)
     assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
@@ -296,18 +314,17 @@ def test_settings_are_parsed_once_per_request(app: Any, monkeypatch) -> None:
     assert last[2].startswith("Done: step 2 / 2") and sizes == [64]
 
 
-def test_the_status_says_the_precision_the_run_used(app: Any, monkeypatch) -> None:
+def test_the_status_says_bf16_in_an_artists_words_and_fp32_not_at_all(app: Any, monkeypatch) -> None:
     from stylecore.optim import precision
 
     photo, style = str(EXAMPLES / "chelsea.jpg"), str(EXAMPLES / "strokes.png")
     *_, last = app.stylize(photo, style, iterations=2, size=64, progress=_quiet)
-    assert last[2].startswith("Done: step 2 / 2 · fp32 (CPU has no bf16 units) · ")
+    assert re.match(r"Done: step 2 / 2 · [\d.]+ s\.", last[2]) and "fp32" not in last[2], last[2]
     monkeypatch.setattr(precision, "detect_capability", lambda _device: precision.Capability(cpu_bf16="AMX"))
     monkeypatch.setattr(precision, "measure", lambda _device: precision.Timing(fp32=1.0, bf16=0.5))
-    label = "bf16 (AMX units, measured 2.00x faster here)"
     updates = list(app.stylize(photo, style, iterations=2, size=64, preview_every=1, progress=_quiet))
-    assert updates[-1][2].startswith(f"Done: step 2 / 2 · {label} · ")
-    assert all(label in update[2] for update in updates)  # the running lines too
+    assert updates[-1][2].startswith("Done: step 2 / 2 · Faster, same look (bf16) · ")
+    assert all("Faster, same look (bf16)" in u[2] and "AMX" not in u[2] for u in updates)  # the running lines too
 
 
 def test_a_new_setting_row_is_a_control_and_an_api_parameter(app: Any, monkeypatch) -> None:
@@ -345,7 +362,7 @@ def test_importing_the_app_loads_nothing_and_the_service_imports_no_gradio() -> 
     root = Path(__file__).resolve().parent.parent
     code = (
         "import sys\n"
-        "import demo.service, demo.settings, demo.inputs, demo.models\n"
+        "import demo.service, demo.settings, demo.inputs, demo.models, demo.checks, demo.runs, demo.words\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'gradio'], 'gradio was imported'\n"
         "def boom(*a, **k): raise AssertionError('models loaded at import')\n"
         "demo.models.load_models = boom\n"

@@ -155,8 +155,8 @@ def test_a_bare_server_path_is_refused_and_never_opened(url: str, tmp_path: Path
     assert status == 200 and completed["success"] is False
     assert completed["output"]["error"] == "That image was not uploaded to this app; upload the file first."
 
-    status, detail = call_raw(url, "stylize", [bare, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
-    assert status == 422 and "That image was not uploaded to this app" in json.dumps(detail)
+    status, completed = call_raw(url, "stylize", [bare, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
+    assert status == 200 and "That image was not uploaded to this app" in _refusal(completed)
 
     status, completed = call_raw(url, "memory_estimate", [bare, 64, "original", "adam"])
     assert status == 200 and "GiB" in json.dumps(completed)  # the square-image estimate, from nothing
@@ -175,10 +175,16 @@ def _defaults(url: str) -> list[Any]:
     return [p["parameter_default"] for p in info[2:]]
 
 
-def test_a_data_url_is_refused_by_the_run_before_queueing(url: str) -> None:
+def _refusal(completed: dict[str, Any]) -> str:
+    """The sentence a run ended with: values are refused by the run, so a streamed job's wait ends too."""
+    assert completed["success"] is False, completed
+    return str(completed["output"]["error"])
+
+
+def test_a_data_url_is_refused_by_the_run(url: str) -> None:
     data_url = {"path": None, "url": "data:image/png;base64,iVBORw0KGgo="}
-    status, detail = call_raw(url, "stylize", [data_url, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
-    assert status == 422 and "not as data: URLs" in json.dumps(detail)
+    status, completed = call_raw(url, "stylize", [data_url, {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)])
+    assert status == 200 and "not as data: URLs" in _refusal(completed)
 
 
 @pytest.mark.parametrize(
@@ -205,8 +211,7 @@ def test_values_the_sliders_forbid_get_one_sentence(url: str, name: str, value: 
     if needle == "__accepted__":
         assert status == 200 and detail["success"], detail  # ran (preset "seed" means "original")
         return
-    assert status == 422, detail
-    assert needle in json.dumps(detail), detail
+    assert status == 200 and needle in _refusal(detail), detail
 
 
 def test_bodies_over_the_cap_are_refused(url: str) -> None:
@@ -310,12 +315,16 @@ def _file(path: str) -> dict[str, Any]:
 
 
 def test_a_call_refused_at_the_door_loses_its_uploads(url: str) -> None:
-    """Finding 9: uploads of a call the validator refuses are removed; the examples it named stay."""
+    """Finding 9: uploads of a call whose values are refused are removed; the examples it named stay.
+
+    Values are refused by the run (so a streamed job ends with the sentence), not at the queue's door.
+    """
     content = _upload(url, "mine.png", _png_bytes(uuid.uuid4().int))
     data = [_file(content), {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
-    data[_names(url).index("iterations")] = 0  # out of range: refused before the queue
-    status, detail = call_raw(url, "stylize", data)
-    assert status == 422 and "Iterations must be a whole number" in json.dumps(detail)
+    data[_names(url).index("iterations")] = 0  # out of range: refused by the run
+    status, completed = call_raw(url, "stylize", data)
+    assert status == 200 and completed["success"] is False
+    assert "Iterations must be a whole number" in json.dumps(completed)
     assert not Path(content).exists() and (EXAMPLES / "strokes.png").exists()
 
 

@@ -53,8 +53,9 @@ class WeightControl:
     low: float  # log10 of the smallest weight offered
     high: float  # log10 of the largest
     help: str  # one line: the API's description of the parameter
-    hint: str = ""  # under the slider: the technical name behind the words
+    hint: str = ""  # under the slider: what moving it right does, in plain words
     param: str = ""  # the app's parameter name; default ``log_<term>``
+    featured: bool = False  # among the few settings beside Run; else folded under "More settings"
 
 
 @dataclass(frozen=True)

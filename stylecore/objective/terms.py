@@ -32,7 +32,7 @@ Region = tuple[int, Tensor | None, Tensor | float]
     "content",
     color="#2563eb",
     control=WeightControl("How much of the photo", -2, 3, "content weight, as a power of ten.",
-                          hint="content weight, as a power of ten", param="log_cw"),
+                          hint="right: the photo's shapes stay clearer", param="log_cw", featured=True),
 )  # fmt: skip
 @dataclass
 class ContentTerm:
@@ -82,7 +82,8 @@ class ContentTerm:
     "style",
     color="#db2777",
     control=WeightControl("How much style", -2, 4, "style weight, as a power of ten.",
-                          hint="style weight, as a power of ten", param="log_sw"),
+                          hint="right: more of the artwork's colour and strokes", param="log_sw",
+                          featured=True),
 )  # fmt: skip
 @dataclass
 class StyleTerm:
@@ -244,7 +245,7 @@ class StyleTerm:
     color="#16a34a",
     legend="total variation",
     control=WeightControl("Smoothness", -4, 2, "smoothness (total variation) weight, as a power of ten.",
-                          hint="total variation (TV) weight, as a power of ten", param="log_tv"),
+                          hint="right: fewer speckles, softer detail", param="log_tv"),
 )  # fmt: skip
 @dataclass
 class TotalVariationTerm:
