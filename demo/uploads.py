@@ -226,6 +226,8 @@ def discard_uploads(data: Any, uploaded: set[str]) -> int:
         path = Path(os.path.realpath(raw))
         if not {raw, str(path)} & uploaded or not _inside(path, (root,)) or not path.is_file():
             continue
+        if is_example_copy(path):  # the page's own example: Gradio caches it at this same path
+            continue
         forget_decodes_of(path)
         path.unlink(missing_ok=True)
         uploaded.difference_update({raw, str(path)})
@@ -303,6 +305,21 @@ def track_mcp_decodes() -> None:
 
     tracked._stylecore_tracked = True  # type: ignore[attr-defined]
     GradioMCPServer.convert_strings_to_filedata = tracked  # type: ignore[method-assign,assignment]
+
+
+@functools.cache
+def _example_digests() -> frozenset[tuple[str, str]]:
+    return frozenset((path.name, _digest(path)) for path in EXAMPLES.iterdir() if path.is_file())
+
+
+def is_example_copy(path: Path) -> bool:
+    """Whether ``path`` holds a bundled example's bytes under its name.
+
+    Gradio's cache is content-addressed: an upload of an example's bytes lands at the very path
+    the page's example uses, so removing it would take the example away from every visitor.
+    """
+    names = {name for name, _ in _example_digests()}
+    return path.name in names and (path.name, _digest(path)) in _example_digests()
 
 
 def _digest(path: Path) -> str:

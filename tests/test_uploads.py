@@ -328,6 +328,16 @@ def test_a_call_refused_at_the_door_loses_its_uploads(url: str) -> None:
     assert not Path(content).exists() and (EXAMPLES / "strokes.png").exists()
 
 
+def test_a_failed_call_with_an_examples_bytes_keeps_the_pages_example(url: str) -> None:
+    """Gradio's cache is content-addressed: an upload of an example's bytes is the page's example file itself."""
+    shared = _upload(url, "strokes.png", (EXAMPLES / "strokes.png").read_bytes())
+    data = [_file(shared), {"path": str(EXAMPLES / "strokes.png")}, *_defaults(url)]
+    data[_names(url).index("iterations")] = 0  # out of range: refused by the run
+    status, completed = call_raw(url, "stylize", data)
+    assert status == 200 and completed["success"] is False
+    assert Path(shared).exists()  # removing it would break the example for every visitor
+
+
 def test_a_call_that_fails_loses_its_upload_and_one_that_works_keeps_it(url: str) -> None:
     bad = _upload(url, "notes.png", b"not an image " + uuid.uuid4().bytes)
     status, completed = call_raw(url, "extract", [_file(bad)])
