@@ -4,7 +4,7 @@
 weights; ``--size``/``--iterations`` to try other defaults). It runs the app's own
 path (settings table → :func:`demo.service.stream`) on a bundled example, timing from
 the moment Run's checked request starts, as the visitor's clock does. A report, not a
-test: timings belong to the machine (notes/app.md has this host's).
+test: timings belong to the machine (docs/app.md, *Timings*, has a 2-core host's).
 """
 
 from __future__ import annotations

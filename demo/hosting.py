@@ -77,15 +77,15 @@ GPU_SECONDS_PER_MEGAPIXEL = GPU_SECONDS_PER_STEP_512 / (512 * 512 / 1e6)
 #: On a GPU, results above this side are computed in tiles of this side (StyleConfig.tile): memory
 #: follows the tile, so the size cap follows the time a run may take instead of the card's memory.
 GPU_TILE = 1024
-#: A tiled step's cost per megapixel over an untiled one's: the README's cost model (*Print size*)
+#: A tiled step's cost per megapixel over an untiled one's: the cost model of docs/cli.md (*Print size*)
 #: gives 1.55x to 1.78x for 1024 px tiles; rounded up.
 TILED_COST = 1.8
 #: A GPU host's size cap is the side at which this many steps still fit in a run's time.
 STEPS_AT_MAX_SIDE = 100
-#: Never above this side, however long a run may take (a 4096 px poster is the README's largest).
+#: Never above this side, however long a run may take (a 4096 px poster is the docs' largest).
 LARGEST_GPU_SIDE = 4096
 #: A CPU host's defaults: small and short, so a first-time visitor sees a picture in seconds and a
-#: finished one in about a minute (notes/app.md: ``python -m demo.first_picture``). 100 steps at
+#: finished one in about a minute (docs/app.md, *Timings*: ``python -m demo.first_picture``). 100 steps at
 #: 256 px took 230 s here, the first preview 41 s.
 CPU_SIZE, CPU_STEPS = 160, 40
 #: An untiled GPU result is at most this side (the cap before tiling; also the cap of a short lease).

@@ -27,7 +27,7 @@ MAX_INPUT_PIXELS = 25_000_000
 #: Photos up to this many pixels are decoded whole, as the CLI decodes them, and the engine
 #: resizes them: the page and ``stylecore`` then start from the same pixels and give the same
 #: image. Larger ones are decoded at reduced scale (JPEG ``draft``, then LANCZOS) to bound
-#: memory, which changes the starting pixels slightly (README, *Known limits*).
+#: memory, which changes the starting pixels slightly (docs/known-limits.md).
 FULL_DECODE_PIXELS = 4_000_000
 
 

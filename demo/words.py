@@ -97,7 +97,7 @@ def offline_details(weights_error: str) -> str:
     """The technical details behind :data:`OFFLINE`, for the collapsed section under it."""
     return (
         f"{weights_error}\n\nWhoever runs this server can put the VGG19 file where the message says, or point "
-        "`STYLECORE_WEIGHTS` at it, and restart the app (README, *Weights*)."
+        "`STYLECORE_WEIGHTS` at it, and restart the app (docs/weights.md)."
     )
 
 

@@ -194,7 +194,7 @@ def test_cuda_memory_pre_check_downscales_with_a_notice_before_starting(monkeypa
     side = round(512 * shrink)
     assert 0 < shrink < 1 and estimate_peak_bytes(round(384 * shrink), side, config) <= free["bytes"] * 0.9
     fit = f"downscaled from 512 to {side} px to fit {free['bytes'] * 0.9 / 2**30:.1f} GiB of GPU memory"
-    assert notices == [f"{fit}; --tile 512 keeps the full size (see Print size in the README)"]
+    assert notices == [f"{fit}; --tile 512 keeps the full size (see Print size in docs/cli.md)"]
     free["bytes"] = 2**20  # 1 MiB: not even the smallest size fits
     with pytest.raises(ConfigError, match=r"not enough GPU memory \(0.0 GiB free\)"):
         memory.fit_gpu_memory((384, 512, 100), config, cuda)

@@ -4,7 +4,7 @@ Every file is *sealed*: beside the caller's text (which weights and settings mad
 ``stylecore:seal``, a SHA-256 of the decoded pixels, that text, and the folder and name the file was
 written to. :func:`read_provenance` gives the text back only when the seal matches, so a hand-added
 text chunk, a copy moved from elsewhere or a download from the app is not "ours" and is never
-replaced (see notes/files.md for what this guards and what it does not).
+replaced (docs/safety.md says what this guards and what it does not).
 
 The bytes come from well-kept libraries: Pillow (8-bit PNG), pypng (16-bit RGB PNG, which Pillow
 cannot write) and tifffile (16-bit TIFF). The seal covers decoded pixels, so it does not depend on
@@ -40,7 +40,7 @@ Text = dict[str, str]
 class ImageFormat:
     """One output format: what it is called, its bit depth, its writer and its two readers."""
 
-    name: str  # what --format and the notes call it
+    name: str  # what --format and the docs call it
     suffixes: tuple[str, ...]  # the first is the one results get
     bits: int  # 8 or 16 per channel
     write: Callable[[Pixels, Text], bytes]  # (H, W, 3) pixels and text -> the file's bytes
@@ -73,7 +73,7 @@ def _png8_write(pixels: Pixels, text: Text) -> bytes:
 def _png16_write(pixels: Pixels, text: Text) -> bytes:
     height, width = pixels.shape[:2]
     rows = np.ascontiguousarray(pixels.astype(">u2")).view(np.uint8).reshape(height, -1)  # PNG's byte order
-    image = io.BytesIO()  # pypng filters no rows: smooth 16-bit images come out larger than TIFF's (notes/formats.md)
+    image = io.BytesIO()  # pypng filters no rows: smooth 16-bit images come out larger than TIFF's (docs/safety.md)
     png.Writer(width, height, greyscale=False, bitdepth=16, compression=6).write_packed(image, rows)
     # pypng has no text API: its own chunk reader and writer put iTXt chunks (uncompressed) after IHDR.
     chunks = list(png.Reader(bytes=image.getvalue()).chunks())

@@ -149,7 +149,7 @@ class PixelOptimizer:
     runs): the next pair's ``s`` would be the step proposed, not the step taken. So
     the clamp also rewrites L-BFGS's last direction to the projected step, and drops
     the older pairs when it clipped (see :meth:`_project`). Raw pixels beat the former
-    sigmoid logits (README, Performance).
+    sigmoid logits (docs/performance.md).
     """
 
     def __init__(self, image: Tensor, objective: Objective, config: StyleConfig) -> None:
@@ -193,7 +193,7 @@ class PixelOptimizer:
         torch's L-BFGS builds the next curvature pair from ``s = d * t`` (its stored
         direction and step length); setting ``d`` to the projected step keeps that pair
         true to the pixels. When the clamp moved a pixel, the older pairs describe a
-        curvature the box has just cut, so they are dropped (measured: README, Performance).
+        curvature the box has just cut, so they are dropped (measured: docs/performance.md).
         """
         state = self.optimizer.state[self.param]
         if not (isinstance(self.optimizer, torch.optim.LBFGS) and state.get("t")):

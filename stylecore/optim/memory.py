@@ -3,7 +3,7 @@ is allocated (every image fits the budget, CUDA downscales to fit, ``tile="auto"
 
 The model counts the activations the VGG trunk keeps for backward (elements per
 input pixel, from the layer table) and scales them by a factor calibrated on
-measured peak RSS (``tests/benchmarks/memory_probe.py``; see README).
+measured peak RSS (``tests/benchmarks/memory_probe.py``; see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def resolve_tile(height: int, width: int, config: StyleConfig, budget_bytes: int
 
     0 (untiled, the fastest) when the untiled estimate fits ``budget_bytes``; else the largest tile,
     a multiple of 16 below the long side, whose tiled estimate fits, since bigger tiles recompute less
-    halo (README, Print size). When none fits, 32: the size check then says what to lower.
+    halo (docs/cli.md, Print size). When none fits, 32: the size check then says what to lower.
     """
     if config.tile != TILE_AUTO:
         return config
@@ -218,5 +218,5 @@ def fit_gpu_memory(final: tuple[int, int, int], config: StyleConfig, device: tor
         raise ConfigError(f"not enough GPU memory ({free / 2**30:.1f} GiB free) even at {MIN_SIDE} px; free the GPU")
     note = f"downscaled from {max(height, width)} to {side} px to fit {free / 2**30:.1f} GiB of GPU memory"
     if not config.tile:
-        note += "; --tile 512 keeps the full size (see Print size in the README)"
+        note += "; --tile 512 keeps the full size (see Print size in docs/cli.md)"
     return side / max(height, width), [note]

@@ -21,7 +21,7 @@ from ..objective.terms import TemporalTerm
 from ..optim.engine import resize, to_long_side
 from ..optim.run import StyleRun, resolve_device
 from .flow import consistency_mask, dis_flow, warp
-from .settings import VideoSettings as VideoSettings  # re-exported: its old home, in the README
+from .settings import VideoSettings as VideoSettings  # re-exported: its old home, which older code imports
 
 #: ``flow(a, b)``: the flow of frame ``a`` towards frame ``b`` (see :mod:`stylecore.video.flow`).
 FlowFn = Callable[[Tensor, Tensor], Tensor]
