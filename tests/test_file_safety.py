@@ -101,7 +101,7 @@ def test_batch_never_overwrites_a_style_or_a_file_it_did_not_make(tmp_path: Path
     assert "would overwrite the input" in error_line(capsys)
     other = photo(tmp_path / "style.png", 3)
     assert main(["batch", str(photos), str(other), "-o", str(out), "--overwrite", *FAST]) == 1
-    assert "not made by stylecore" in error_line(capsys)
+    assert "exists and was not made by stylecore, so it is kept" in error_line(capsys)
     assert hashes(out) == before
 
 

@@ -124,7 +124,7 @@ def test_snapshots_never_replace_another_runs_result(tmp_path: Path, capsys) -> 
     before = hashes(work)
     capsys.readouterr()
     assert main(_image(tmp_path, work / "cat.png", "--iterations", "3", "--save-every", "1")) == 1
-    assert "is not a snapshot of cat.png, so it is kept" in error_line(capsys)
+    assert "exists and is not a snapshot of cat.png, so it is kept" in error_line(capsys)
     assert hashes(work) == before
 
 

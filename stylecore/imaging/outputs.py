@@ -163,10 +163,7 @@ class WritePlan:
                 if resolved == path or (inode is not None and inode == ino):
                     raise StylecoreError(f"{target} would overwrite the input {source}; choose another output name")
             if os.path.lexists(target) and not _empty(target) and not owned(target):
-                verb = "was not" if what == "made by stylecore" else "is not"
-                raise StylecoreError(
-                    f"{target} exists and {verb} {what}, so it is kept; move it or choose another name"
-                )
+                raise StylecoreError(f"{target} exists and {what}, so it is kept; move it or choose another name")
 
     def _family_files(self) -> Iterator[tuple[Path, Callable[[Path], bool], str]]:
         """Files already there that a family would write, and the reads that fall in one."""
