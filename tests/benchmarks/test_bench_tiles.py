@@ -64,7 +64,9 @@ def test_tiled_time_per_megapixel(benchmark, request) -> None:
     benchmark.extra_info.update(
         kind="tiles", variant=f"{size}px tile {tile} vs whole", tiled_over_untiled=ratio, cost_model=expected
     )
-    assert ratio <= 1.5 * expected
+    assert ratio > 0 and expected > 0
+    if not smoke(request.config):  # a speed target: judged by `make bench`, never by the timing-blind smoke run
+        assert ratio <= 1.5 * expected
 
 
 def _cost_model(objective: TiledObjective, size: int) -> float:
